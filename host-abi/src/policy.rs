@@ -1,0 +1,225 @@
+//! The host policy: which groups a host offers, which subsystems it has, and which
+//! groups each subsystem may use. Plain data, so a host can build it in code or load
+//! it from a RON file.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::abi::INIT_HOOK;
+use crate::groups::{GroupDef, STANDARD_GROUPS, standard_group};
+use crate::names::check_dotted_name;
+
+/// A subsystem function of the host (an extension point), or a lifecycle hook.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubsystemDef {
+    /// The groups a module function implementing this subsystem may import.
+    pub groups: Vec<String>,
+    /// What the subsystem is for and what it passes in and expects out.
+    #[serde(default)]
+    pub doc: String,
+}
+
+/// Static limits checked at install time, and the memory ceiling enforced at run time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest function file, in bytes.
+    pub max_file_bytes: u64,
+    /// Most functions in one package.
+    pub max_functions: u32,
+    /// Most linear-memory pages (64 KiB each) a function may declare or grow to.
+    pub max_memory_pages: u32,
+    /// Most table elements a function file may declare.
+    pub max_table_elements: u32,
+    /// Most bytes of data segments in one function file.
+    pub max_data_bytes: u64,
+    /// Most imports in one function file.
+    pub max_imports: u32,
+    /// Most functions defined inside one function file.
+    pub max_defined_functions: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 8 << 20,
+            max_functions: 64,
+            max_memory_pages: 256,
+            max_table_elements: 10_000,
+            max_data_bytes: 4 << 20,
+            max_imports: 64,
+            max_defined_functions: 20_000,
+        }
+    }
+}
+
+/// Everything a host allows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostPolicy {
+    /// The standard groups (from [`STANDARD_GROUPS`]) this host offers, by name.
+    /// Defaults to all of them.
+    #[serde(default = "all_standard_group_names")]
+    pub standard_groups: Vec<String>,
+    /// Groups the embedder defines itself.
+    #[serde(default)]
+    pub custom_groups: Vec<GroupDef>,
+    /// The subsystems (extension points and lifecycle hooks) by name.
+    pub subsystems: BTreeMap<String, SubsystemDef>,
+    /// Install-time limits.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+fn all_standard_group_names() -> Vec<String> {
+    STANDARD_GROUPS.iter().map(|g| g.name.to_string()).collect()
+}
+
+impl HostPolicy {
+    /// A policy offering every standard group and no subsystem yet.
+    pub fn new() -> Self {
+        HostPolicy {
+            standard_groups: all_standard_group_names(),
+            custom_groups: Vec::new(),
+            subsystems: BTreeMap::new(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Adds (or replaces) a subsystem that may use the given groups.
+    pub fn with_subsystem(mut self, name: &str, groups: &[&str], doc: &str) -> Self {
+        self.subsystems.insert(
+            name.to_owned(),
+            SubsystemDef { groups: groups.iter().map(|g| g.to_string()).collect(), doc: doc.to_owned() },
+        );
+        self
+    }
+
+    /// Adds an embedder-defined group.
+    pub fn with_custom_group(mut self, group: GroupDef) -> Self {
+        self.custom_groups.push(group);
+        self
+    }
+
+    /// Looks up an offered group by name.
+    pub fn group(&self, name: &str) -> Option<&GroupDef> {
+        if self.standard_groups.iter().any(|g| g == name) {
+            return standard_group(name);
+        }
+        self.custom_groups.iter().find(|g| g.name == name)
+    }
+
+    /// All offered groups, standard first.
+    pub fn groups(&self) -> impl Iterator<Item = &GroupDef> {
+        self.standard_groups.iter().filter_map(|n| standard_group(n)).chain(self.custom_groups.iter())
+    }
+
+    /// Looks up a subsystem.
+    pub fn subsystem(&self, name: &str) -> Option<&SubsystemDef> {
+        self.subsystems.get(name)
+    }
+
+    /// Checks that the policy itself is coherent; returns every problem found.
+    pub fn check(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        for name in &self.standard_groups {
+            if standard_group(name).is_none() {
+                problems.push(format!("standard_groups: `{name}` is not a standard group"));
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for g in &self.custom_groups {
+            if let Err(reason) = check_dotted_name(&g.name) {
+                problems.push(format!("custom group `{}`: name {reason}", g.name));
+            }
+            if standard_group(&g.name).is_some() {
+                problems.push(format!("custom group `{}` has the name of a standard group", g.name));
+            }
+            if !seen.insert(&g.name) {
+                problems.push(format!("custom group `{}` is defined twice", g.name));
+            }
+            let mut fns = std::collections::BTreeSet::new();
+            for f in g.functions.iter() {
+                if !fns.insert(&f.name) {
+                    problems.push(format!("custom group `{}`: function `{}` is defined twice", g.name, f.name));
+                }
+            }
+        }
+        for (name, sub) in &self.subsystems {
+            if let Err(reason) = check_dotted_name(name) {
+                problems.push(format!("subsystem `{name}`: name {reason}"));
+            }
+            for g in &sub.groups {
+                if self.group(g).is_none() {
+                    problems.push(format!("subsystem `{name}` allows group `{g}`, which this policy does not offer"));
+                }
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+
+    /// Whether `name` is the lifecycle hook.
+    pub fn is_lifecycle_hook(name: &str) -> bool {
+        name == INIT_HOOK
+    }
+}
+
+impl Default for HostPolicy {
+    fn default() -> Self {
+        HostPolicy::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::groups::HostFunctionDef;
+    use crate::types::{Signature, ValType};
+    use std::borrow::Cow;
+
+    fn inventory() -> GroupDef {
+        GroupDef {
+            name: Cow::Borrowed("acme.inventory"),
+            version: 2,
+            doc: Cow::Borrowed(""),
+            functions: Cow::Owned(vec![HostFunctionDef {
+                name: "stock".into(),
+                signature: Signature::new(&[ValType::I32, ValType::I32], &[ValType::I64]),
+                doc: "".into(),
+            }]),
+        }
+    }
+
+    #[test]
+    fn coherent_policy_passes() {
+        let p = HostPolicy::new()
+            .with_custom_group(inventory())
+            .with_subsystem("orders.place", &["log", "kv", "acme.inventory"], "")
+            .with_subsystem("init", &["config"], "");
+        p.check().unwrap();
+        assert_eq!(p.group("acme.inventory").unwrap().version, 2);
+        assert_eq!(p.group("kv").unwrap().name, "kv");
+        assert_eq!(p.groups().count(), STANDARD_GROUPS.len() + 1);
+    }
+
+    #[test]
+    fn incoherent_policy_reports_everything() {
+        let mut p = HostPolicy::new().with_custom_group(inventory()).with_custom_group(inventory()).with_subsystem(
+            "Bad",
+            &["nope"],
+            "",
+        );
+        p.standard_groups.push("fs".into());
+        let problems = p.check().unwrap_err();
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+    }
+
+    #[test]
+    fn withheld_standard_group_is_not_offered() {
+        let mut p = HostPolicy::new();
+        p.standard_groups.retain(|g| g != "random");
+        assert!(p.group("random").is_none());
+    }
+}

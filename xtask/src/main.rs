@@ -1,0 +1,116 @@
+//! Project automation, run as `cargo xtask <task>` (the alias lives in
+//! `.cargo/config.toml`). With no task it lists the tasks.
+//!
+//! Every task installs what it needs itself (e.g. the `wasm32-unknown-unknown` target),
+//! so a fresh clone needs nothing but a Rust toolchain managed by rustup.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+/// A task: name, one-line description, entry point.
+struct Task {
+    name: &'static str,
+    about: &'static str,
+    run: fn(&[String]) -> Result<()>,
+}
+
+const TASKS: &[Task] = &[
+    Task { name: "test", about: "install the wasm target, then run every test of the workspace", run: test },
+    Task {
+        name: "ci",
+        about: "what CI runs: fmt check, clippy -D warnings, docs with warnings as errors, then `test`",
+        run: ci,
+    },
+];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(name) = args.first() else {
+        print_tasks();
+        return ExitCode::SUCCESS;
+    };
+    let Some(task) = TASKS.iter().find(|t| t.name == name) else {
+        eprintln!("xtask: unknown task `{name}`\n");
+        print_tasks();
+        return ExitCode::from(2);
+    };
+    match (task.run)(&args[1..]) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {name}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_tasks() {
+    println!("usage: cargo xtask <task> [args]\n\ntasks:");
+    for t in TASKS {
+        println!("  {:<16} {}", t.name, t.about);
+    }
+}
+
+/// The workspace root (the parent of this crate's directory).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+/// Runs a command, failing with the command line if it fails.
+fn run(mut cmd: Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    eprintln!("xtask: running {shown}");
+    let status = cmd.status().with_context(|| format!("could not start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed with {status}");
+    }
+    Ok(())
+}
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Makes sure the wasm target is installed (guest fixtures and examples are built for it).
+fn ensure_wasm_target() -> Result<()> {
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("rustup is needed to install the wasm32-unknown-unknown target")?;
+    if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == WASM_TARGET) {
+        return Ok(());
+    }
+    let mut cmd = Command::new("rustup");
+    cmd.args(["target", "add", WASM_TARGET]);
+    run(cmd)
+}
+
+fn test(args: &[String]) -> Result<()> {
+    ensure_wasm_target()?;
+    let mut cmd = cargo();
+    cmd.args(["test", "--workspace"]).args(args);
+    run(cmd)
+}
+
+fn ci(args: &[String]) -> Result<()> {
+    if !args.is_empty() {
+        bail!("`ci` takes no arguments");
+    }
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--check"]);
+    run(fmt)?;
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+    run(clippy)?;
+    let mut doc = cargo();
+    doc.args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings");
+    run(doc)?;
+    test(&[])
+}
