@@ -2,22 +2,24 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use semver::{Version, VersionReq};
 use serde::{Serialize, Serializer};
 use wasmod_host_abi::{ConfigType, ConfigValue};
 
 /// A checked module name, `namespace/name` (see
-/// [`check_module_name`](wasmod_host_abi::names::check_module_name)).
+/// [`check_module_name`](wasmod_host_abi::names::check_module_name)). Cheap to clone
+/// (shared, immutable).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ModuleName(String);
+pub struct ModuleName(Arc<str>);
 
 impl ModuleName {
     /// Checks and wraps a name; the error is the reason it is invalid.
     pub fn new(name: impl Into<String>) -> Result<Self, String> {
         let name = name.into();
         wasmod_host_abi::names::check_module_name(&name)?;
-        Ok(ModuleName(name))
+        Ok(ModuleName(name.into()))
     }
 
     /// The name as a string.
