@@ -47,6 +47,10 @@ use crate::types::{Signature, ValType};
 
 /// Signature of a function entry point: `(input_ptr, input_len) -> packed result`.
 pub const ENTRY_SIGNATURE: Signature = Signature::new(&[ValType::I32, ValType::I32], &[ValType::I64]);
+/// Signature of the *bytes-call* shape used by every function of an embedder-defined
+/// group bound with the sdk's `import_group!`: `(input_ptr, input_len) -> region or
+/// negative status`.
+pub const BYTES_CALL_SIGNATURE: Signature = Signature::new(&[ValType::I32, ValType::I32], &[ValType::I64]);
 /// Signature of [`ALLOC_EXPORT`]: `(len) -> ptr`.
 pub const ALLOC_SIGNATURE: Signature = Signature::new(&[ValType::I32], &[ValType::I32]);
 /// Signature of [`ABI_MARKER_EXPORT`].

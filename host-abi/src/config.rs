@@ -85,6 +85,17 @@ impl fmt::Display for ConfigValue {
     }
 }
 
+macro_rules! value_from {
+    ($($ty:ty => $variant:ident),*) => {
+        $(impl From<$ty> for ConfigValue {
+            fn from(v: $ty) -> Self {
+                ConfigValue::$variant(v.into())
+            }
+        })*
+    };
+}
+value_from!(bool => Bool, i64 => Int, i32 => Int, u32 => Int, f64 => Float, String => String, &str => String);
+
 /// The tagged form used by binary encodings.
 #[derive(Serialize, Deserialize)]
 enum Tagged {

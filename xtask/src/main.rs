@@ -19,7 +19,12 @@ struct Task {
 }
 
 const TASKS: &[Task] = &[
-    Task { name: "test", about: "install the wasm target, then run every test of the workspace", run: test },
+    Task {
+        name: "build-fixtures",
+        about: "build the guest fixtures (tests/fixtures) for wasm32 and pack them into target/fixtures/packages",
+        run: build_fixtures,
+    },
+    Task { name: "test", about: "build the guest fixtures, then run every test of the workspace", run: test },
     Task {
         name: "ci",
         about: "what CI runs: fmt check, clippy -D warnings, docs with warnings as errors, then `test`",
@@ -92,8 +97,59 @@ fn ensure_wasm_target() -> Result<()> {
     run(cmd)
 }
 
-fn test(args: &[String]) -> Result<()> {
+/// Builds a guest workspace (release, wasm32) into `target/<out>/` and packs every member
+/// that has a `module.ron` into `target/<out>/packages/<member>.zip`. Returns the paths of
+/// the packages.
+fn build_guests(workspace: &str, out: &str) -> Result<Vec<PathBuf>> {
     ensure_wasm_target()?;
+    let root = root();
+    let target_dir = root.join("target").join(out);
+    let mut cmd = cargo();
+    cmd.args(["build", "--release", "--target", WASM_TARGET, "--manifest-path"])
+        .arg(root.join(workspace).join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir);
+    run(cmd)?;
+
+    let builds = target_dir.join(WASM_TARGET).join("release");
+    let packages = target_dir.join("packages");
+    std::fs::create_dir_all(&packages)?;
+    let mut written = Vec::new();
+    let mut members: Vec<PathBuf> =
+        std::fs::read_dir(root.join(workspace))?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<_>>()?;
+    members.sort();
+    for member in members.into_iter().filter(|m| m.join("module.ron").is_file()) {
+        let manifest_path = member.join("module.ron");
+        let manifest = std::fs::read_to_string(&manifest_path)?;
+        let cargo_toml = std::fs::read_to_string(member.join("Cargo.toml"))?;
+        let crate_name = cargo_toml
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("name = ").map(|n| n.trim_matches('"').to_string()))
+            .with_context(|| format!("no package name in {}", member.display()))?;
+        let build_path = builds.join(format!("{}.wasm", crate_name.replace('-', "_")));
+        let build = std::fs::read(&build_path).with_context(|| format!("reading {}", build_path.display()))?;
+        let archive = wasmod_pack::pack_build(&manifest, &build)
+            .with_context(|| format!("packing {} with {}", build_path.display(), manifest_path.display()))?;
+        let dir_name = member.file_name().expect("a member directory has a name").to_string_lossy().into_owned();
+        let out_path = packages.join(format!("{dir_name}.zip"));
+        std::fs::write(&out_path, archive)?;
+        written.push(out_path);
+    }
+    Ok(written)
+}
+
+fn build_fixtures(args: &[String]) -> Result<()> {
+    if !args.is_empty() {
+        bail!("`build-fixtures` takes no arguments");
+    }
+    for p in build_guests("tests/fixtures", "fixtures")? {
+        eprintln!("xtask: packed {}", p.display());
+    }
+    Ok(())
+}
+
+fn test(args: &[String]) -> Result<()> {
+    build_fixtures(&[])?;
     let mut cmd = cargo();
     cmd.args(["test", "--workspace"]).args(args);
     run(cmd)

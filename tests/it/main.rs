@@ -1,0 +1,4 @@
+//! wasmod's integration tests: one test binary (fast to link), one module per concern.
+
+mod fixtures;
+mod pack;

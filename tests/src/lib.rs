@@ -1,0 +1,80 @@
+//! Helpers for wasmod's integration tests: where the built fixtures are, and small
+//! builders for hostile packages written in WAT.
+//!
+//! Guest fixtures are Rust crates under `tests/fixtures/` built for wasm32 and packed by
+//! `cargo xtask build-fixtures` (which `cargo xtask test` runs first) into
+//! `target/fixtures/`. Hostile cases are WAT, compiled here with the `wat` crate.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_path_buf()
+}
+
+fn read_built(path: PathBuf) -> Vec<u8> {
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}. Build the guest fixtures first: `cargo xtask build-fixtures` (or run `cargo xtask test`)",
+            path.display()
+        )
+    })
+}
+
+/// The package archive of fixture `name` (a directory under `tests/fixtures/`).
+pub fn package(name: &str) -> Vec<u8> {
+    read_built(root().join("target/fixtures/packages").join(format!("{name}.zip")))
+}
+
+/// The unsplit `cdylib` build of fixture `name`.
+pub fn build(name: &str) -> Vec<u8> {
+    read_built(
+        root()
+            .join("target/fixtures/wasm32-unknown-unknown/release")
+            .join(format!("fixture_{}.wasm", name.replace('-', "_"))),
+    )
+}
+
+/// The text of a WAT fixture under `tests/fixtures/wat/`.
+pub fn wat_source(name: &str) -> String {
+    let path = root().join("tests/fixtures/wat").join(format!("{name}.wat"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Compiles WAT to wasm, panicking with the parser's message on a typo.
+pub fn wat(text: &str) -> Vec<u8> {
+    wat::parse_str(text).unwrap_or_else(|e| panic!("bad WAT in a test: {e}"))
+}
+
+/// Packs prebuilt function files into an archive.
+pub fn package_from_files(manifest: &str, files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let files: BTreeMap<String, Vec<u8>> = files.iter().map(|(n, b)| (n.to_string(), b.clone())).collect();
+    wasmod_pack::pack_files(manifest, &files).unwrap_or_else(|e| panic!("packing a test package: {e}"))
+}
+
+/// The imports of a wasm file as `(module, name, params, results)`.
+pub fn imports(wasm: &[u8]) -> Vec<(String, String, Vec<wasmparser::ValType>, Vec<wasmparser::ValType>)> {
+    let mut types = Vec::new();
+    let mut out = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        match payload.expect("valid wasm") {
+            wasmparser::Payload::TypeSection(s) => {
+                for ty in s.into_iter_err_on_gc_types() {
+                    let f = ty.expect("valid type");
+                    types.push((f.params().to_vec(), f.results().to_vec()));
+                }
+            }
+            wasmparser::Payload::ImportSection(s) => {
+                for imp in s.into_imports() {
+                    let imp = imp.expect("valid import");
+                    let wasmparser::TypeRef::Func(t) = imp.ty else { panic!("non-function import {}", imp.name) };
+                    let (p, r) = types[t as usize].clone();
+                    out.push((imp.module.to_string(), imp.name.to_string(), p, r));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
