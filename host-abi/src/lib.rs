@@ -11,6 +11,7 @@
 //!   use, install-time limits;
 //! - [`names`]: the syntax of module, function, group, subsystem and config-key names;
 //! - [`config`]: config values and types;
+//! - [`features`]: the wasm proposals wasmod accepts (validator and runtime use the same set);
 //! - [`wire`]: the byte encoding (postcard) of values that cross the boundary.
 //!
 //! The validator checks function files against these tables, the runtime links host
@@ -20,6 +21,7 @@
 
 pub mod abi;
 pub mod config;
+pub mod features;
 pub mod groups;
 pub mod names;
 pub mod policy;

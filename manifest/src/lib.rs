@@ -81,5 +81,6 @@ mod parse;
 pub use archive::{ArchiveError, ArchiveLimits, Package, read_package, write_package};
 pub use error::{Location, ManifestError, Problem, ProblemKind};
 pub use model::{ConfigKey, Function, Manifest, ModuleName};
+pub use parse::locate_function_field;
 pub use semver::{Version, VersionReq};
 pub use wasmod_host_abi::{ConfigType, ConfigValue};

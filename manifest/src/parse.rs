@@ -325,6 +325,16 @@ pub(crate) fn check_file_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Finds where a field of a function's entry is in `module.ron` (`field` is `file`,
+/// `implements` or `groups`; with `None`, the function's key itself). For tools that
+/// report about a function after the manifest parsed (the validator).
+pub fn locate_function_field(source: &str, function: &str, field: Option<&str>) -> Option<Location> {
+    match field {
+        Some(f) => locate(source, &[Anchor::Field("functions"), Anchor::Str(function), Anchor::Field(f)]),
+        None => locate(source, &[Anchor::Field("functions"), Anchor::Str(function)]),
+    }
+}
+
 /// A landmark in the source, searched for in order to locate a value.
 #[derive(Clone, Copy)]
 enum Anchor<'a> {

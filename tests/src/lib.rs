@@ -78,3 +78,73 @@ pub fn imports(wasm: &[u8]) -> Vec<(String, String, Vec<wasmparser::ValType>, Ve
     }
     out
 }
+
+/// The policy the tests install under: subsystem `test.run` may use every standard
+/// group and the embedder group `acme.inventory@1`; `test.pure` may use none; `init`
+/// may use `config` and `log`.
+pub fn test_policy() -> wasmod_host_abi::HostPolicy {
+    use std::borrow::Cow;
+    use wasmod_host_abi::{GroupDef, HostFunctionDef, HostPolicy, abi::BYTES_CALL_SIGNATURE};
+    let inventory = GroupDef {
+        name: Cow::Borrowed("acme.inventory"),
+        version: 1,
+        doc: Cow::Borrowed("Stock levels."),
+        functions: Cow::Owned(vec![HostFunctionDef {
+            name: Cow::Borrowed("stock"),
+            signature: BYTES_CALL_SIGNATURE,
+            doc: Cow::Borrowed("stock(sku) -> level"),
+        }]),
+    };
+    HostPolicy::new()
+        .with_custom_group(inventory)
+        .with_subsystem(
+            "test.run",
+            &["log", "config", "clock", "random", "kv", "modules", "acme.inventory"],
+            "Anything goes.",
+        )
+        .with_subsystem("test.pure", &[], "No host calls.")
+        .with_subsystem("init", &["config", "log"], "Lifecycle hook.")
+}
+
+/// A minimal ABI v1 module in WAT with an entry point `run`: `imports` go before the
+/// memory, `body` is the entry's body (must leave an i64), `extra` goes at the end.
+pub fn abi_module(imports: &str, body: &str, extra: &str) -> String {
+    format!(
+        r#"(module
+  {imports}
+  (memory (export "memory") 1)
+  (func (export "__wasmod_abi_v1"))
+  (func (export "wasmod_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "run") (param i32 i32) (result i64) {body})
+  {extra}
+)"#
+    )
+}
+
+/// A one-function manifest for `run`, implementing `subsystem` with `groups`.
+pub fn run_manifest(subsystem: &str, groups: &[&str]) -> String {
+    let groups: Vec<String> = groups.iter().map(|g| format!("{g:?}")).collect();
+    format!(
+        r#"(name: "hostile/m", version: "1.0.0", functions: {{ "run": (implements: {subsystem:?}, groups: [{}]) }})"#,
+        groups.join(", ")
+    )
+}
+
+/// A one-function package: `run` implemented by the given wasm.
+pub fn run_package(subsystem: &str, groups: &[&str], wasm: Vec<u8>) -> Vec<u8> {
+    package_from_files(&run_manifest(subsystem, groups), &[("run.wasm", wasm)])
+}
+
+/// An archive written without the packer's checks (for broken manifests).
+pub fn package_from_files_unchecked(manifest: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    zip.start_file("module.ron", options).expect("zip");
+    zip.write_all(manifest.as_bytes()).expect("zip");
+    for (name, bytes) in files {
+        zip.start_file(*name, options).expect("zip");
+        zip.write_all(bytes).expect("zip");
+    }
+    zip.finish().expect("zip").into_inner()
+}

@@ -1,0 +1,276 @@
+//! Install-time validation of a wasmod package against a host policy.
+//!
+//! [`validate_archive`] (or [`validate_package`] for an already-read [`Package`]) checks
+//! everything that can be known before running anything, and reports *every* violation
+//! at once as [`Diagnostic`]s with a stable [`Code`], the file and function, where
+//! (import, export, byte offset, manifest field), a message and a hint:
+//!
+//! - the archive and `module.ron` obey their rules (`wasmod-manifest`);
+//! - the package has no more functions than the host allows;
+//! - every function implements a subsystem the host has (lifecycle hooks such as `init`
+//!   are subsystems of the policy too), and declares only groups the host offers and the
+//!   subsystem allows;
+//! - every file is valid wasm under exactly the feature set the runtime compiles
+//!   (`wasmod_host_abi::features`); a file needing another proposal is rejected naming it;
+//! - every file exports the ABI v1 symbols and its entry point with the exact signatures
+//!   of `wasmod-host-abi`;
+//! - every import is a function of an offered group (right version, right name, exact
+//!   signature), declared for that function in the manifest **and** allowed for its
+//!   subsystem; no memory, table, global or tag is imported;
+//! - file size, memory pages, table size, data size, imports and defined functions are
+//!   within the policy's limits;
+//! - no start function: it would run inside instantiation, before per-call fuel and
+//!   deadlines apply, so it cannot be bounded (see ADR 0004);
+//! - a group declared but never imported is a warning (least privilege).
+//!
+//! Success is a [`ValidatedPackage`], which only this crate can construct: the runtime
+//! and the store take one, so nothing unvalidated is ever compiled or installed.
+#![deny(missing_docs)]
+
+mod diagnostic;
+mod features;
+mod wasm;
+
+use std::collections::BTreeMap;
+
+pub use diagnostic::{Code, Diagnostic, Location, Report, Severity};
+use wasmod_host_abi::HostPolicy;
+use wasmod_manifest::{ArchiveError, ArchiveLimits, Manifest, ManifestError, Package};
+
+/// A group granted to a function: linked at run time, nothing else is.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Grant {
+    /// The group name.
+    pub group: String,
+    /// The major version the host offers.
+    pub version: u32,
+}
+
+/// A package that passed validation against a policy. Only [`validate_package`] and
+/// [`validate_archive`] make one.
+#[derive(Clone, Debug)]
+pub struct ValidatedPackage {
+    package: Package,
+    grants: BTreeMap<String, Vec<Grant>>,
+    report: Report,
+}
+
+impl ValidatedPackage {
+    /// The package.
+    pub fn package(&self) -> &Package {
+        &self.package
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.package.manifest
+    }
+
+    /// The warnings validation produced (the report has no errors).
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// The groups granted to a function (declared in the manifest, offered by the host,
+    /// allowed for its subsystem), sorted; empty for an unknown function.
+    pub fn grants(&self, function: &str) -> &[Grant] {
+        self.grants.get(function).map_or(&[], Vec::as_slice)
+    }
+
+    /// The wasm bytes of a function.
+    pub fn function_bytes(&self, function: &str) -> Option<&[u8]> {
+        self.package.function_bytes(function)
+    }
+
+    /// Gives the package back.
+    pub fn into_package(self) -> Package {
+        self.package
+    }
+}
+
+/// Why a host policy file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// Not RON of the policy's shape.
+    #[error("policy:{line}:{column}: {message}")]
+    Syntax {
+        /// Line.
+        line: usize,
+        /// Column.
+        column: usize,
+        /// What the parser expected.
+        message: String,
+    },
+    /// Parsed, but incoherent.
+    #[error("the policy is incoherent:\n  {}", .0.join("\n  "))]
+    Incoherent(Vec<String>),
+}
+
+/// Loads a host policy from RON text and checks its coherence. The format is the
+/// serde form of [`HostPolicy`]:
+///
+/// ```
+/// let policy = wasmod_validator::load_policy(r#"(
+///     subsystems: {
+///         "orders.place": (groups: ["log", "kv", "modules"], doc: "Places an order."),
+///         "init": (groups: ["config", "log"]),
+///     },
+///     limits: (max_memory_pages: 128),
+/// )"#).unwrap();
+/// assert_eq!(policy.limits.max_memory_pages, 128);
+/// assert!(policy.group("kv").is_some());
+/// ```
+pub fn load_policy(text: &str) -> Result<HostPolicy, PolicyError> {
+    let policy: HostPolicy = ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .from_str(text)
+        .map_err(|e| PolicyError::Syntax {
+            line: e.span.start.line,
+            column: e.span.start.col,
+            message: e.code.to_string(),
+        })?;
+    policy.check().map_err(PolicyError::Incoherent)?;
+    Ok(policy)
+}
+
+/// Reads an archive under `limits` and validates it. See the [crate docs](crate).
+pub fn validate_archive(bytes: &[u8], policy: &HostPolicy, limits: &ArchiveLimits) -> Result<ValidatedPackage, Report> {
+    match Package::read(bytes, limits) {
+        Ok(package) => validate_package(package, policy),
+        Err(e) => Err(archive_report(e)),
+    }
+}
+
+fn archive_report(e: ArchiveError) -> Report {
+    let mut report = Report::default();
+    match e {
+        ArchiveError::Manifest(ManifestError::Syntax { at, message }) => report.push(Diagnostic::new(
+            Code::ManifestSyntax,
+            Location::Manifest { field: String::new(), line: Some(at.line), column: Some(at.column) },
+            message,
+            "fix the RON syntax of module.ron (the crate docs of wasmod-manifest show every field)",
+        )),
+        ArchiveError::Manifest(ManifestError::Invalid(problems)) => {
+            for p in problems {
+                report.push(Diagnostic::new(
+                    Code::ManifestInvalid,
+                    Location::Manifest {
+                        field: p.field.clone(),
+                        line: p.at.map(|l| l.line),
+                        column: p.at.map(|l| l.column),
+                    },
+                    p.kind.to_string(),
+                    p.kind.hint(),
+                ));
+            }
+        }
+        other => {
+            let hint = other.hint();
+            report.push(Diagnostic::new(Code::Archive, Location::Package, other.to_string(), hint));
+        }
+    }
+    report
+}
+
+/// Validates a package that was already read. See the [crate docs](crate).
+pub fn validate_package(package: Package, policy: &HostPolicy) -> Result<ValidatedPackage, Report> {
+    let manifest = &package.manifest;
+    let mut report = Report { module: Some(manifest.id()), diagnostics: Vec::new() };
+    if let Err(problems) = policy.check() {
+        for p in problems {
+            report.push(Diagnostic::new(
+                Code::PolicyInvalid,
+                Location::Package,
+                p,
+                "fix the host policy (this is the embedder's configuration, not the package)",
+            ));
+        }
+    }
+    if manifest.functions.len() as u64 > u64::from(policy.limits.max_functions) {
+        report.push(Diagnostic::new(
+            Code::TooManyFunctions,
+            Location::Manifest { field: "functions".into(), line: None, column: None },
+            format!(
+                "the package has {} functions, more than the host's limit of {}",
+                manifest.functions.len(),
+                policy.limits.max_functions
+            ),
+            "split the module into several modules",
+        ));
+    }
+
+    let field = |function: &str, f: &str| {
+        let at = wasmod_manifest::locate_function_field(&package.manifest_source, function, Some(f));
+        Location::Manifest {
+            field: format!("functions.{function}.{f}"),
+            line: at.map(|l| l.line),
+            column: at.map(|l| l.column),
+        }
+    };
+    let mut grants = BTreeMap::new();
+    for (name, function) in &manifest.functions {
+        let subsystem = policy.subsystem(&function.implements);
+        if subsystem.is_none() {
+            let known: Vec<&str> = policy.subsystems.keys().map(String::as_str).collect();
+            report.push(
+                Diagnostic::new(
+                    Code::UnknownSubsystem,
+                    field(name, "implements"),
+                    format!("implements `{}`, which is not a subsystem of this host", function.implements),
+                    format!(
+                        "this host's subsystems: {}",
+                        if known.is_empty() { "none".into() } else { known.join(", ") }
+                    ),
+                )
+                .in_function(name, &function.file),
+            );
+        }
+        let mut granted = Vec::new();
+        for group in &function.groups {
+            match policy.group(group) {
+                None => report.push(
+                    Diagnostic::new(
+                        Code::UnknownGroup,
+                        field(name, "groups"),
+                        format!("declares group `{group}`, which this host does not offer"),
+                        format!(
+                            "this host offers: {}",
+                            policy.groups().map(|g| g.name.as_ref()).collect::<Vec<_>>().join(", ")
+                        ),
+                    )
+                    .in_function(name, &function.file),
+                ),
+                Some(g) => {
+                    if let Some(sub) = subsystem
+                        && !sub.groups.iter().any(|a| a == group)
+                    {
+                        report.push(
+                            Diagnostic::new(
+                                Code::GroupNotAllowed,
+                                field(name, "groups"),
+                                format!(
+                                    "declares group `{group}`, which the host does not allow for subsystem `{}`",
+                                    function.implements
+                                ),
+                                format!(
+                                    "remove it; subsystem `{}` may use only: {}",
+                                    function.implements,
+                                    if sub.groups.is_empty() { "no groups".into() } else { sub.groups.join(", ") }
+                                ),
+                            )
+                            .in_function(name, &function.file),
+                        );
+                    }
+                    granted.push(Grant { group: g.name.to_string(), version: g.version });
+                }
+            }
+        }
+        let bytes = package.files.get(&function.file).map(Vec::as_slice).unwrap_or_default();
+        let cx = wasm::FunctionContext { name, function, subsystem, policy };
+        wasm::check_file(&cx, bytes, &mut report);
+        grants.insert(name.clone(), granted);
+    }
+
+    report.sort();
+    if report.is_ok() { Ok(ValidatedPackage { package, grants, report }) } else { Err(report) }
+}
