@@ -2,4 +2,5 @@
 
 mod fixtures;
 mod pack;
+mod runtime;
 mod validate;

@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub mod groups;
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_path_buf()
@@ -147,4 +149,16 @@ pub fn package_from_files_unchecked(manifest: &str, files: &[(&str, &[u8])]) -> 
         zip.write_all(bytes).expect("zip");
     }
     zip.finish().expect("zip").into_inner()
+}
+
+/// Validates a package archive under [`test_policy`], panicking with the report.
+pub fn validated(archive: &[u8]) -> wasmod_validator::ValidatedPackage {
+    wasmod_validator::validate_archive(archive, &test_policy(), &wasmod_manifest::ArchiveLimits::default())
+        .unwrap_or_else(|r| panic!("the test package is invalid:\n{r}"))
+}
+
+/// A one-function package of a WAT fixture (`tests/fixtures/wat/<name>.wat`), its
+/// function `run` implementing `test.run` with `groups`.
+pub fn wat_fixture_package(name: &str, groups: &[&str]) -> Vec<u8> {
+    run_package("test.run", groups, wat(&wat_source(name)))
 }

@@ -1,0 +1,170 @@
+//! Compiled artifacts and their cache.
+//!
+//! wasmer's `Module::deserialize` is `unsafe` and does not check the bytes: a flipped
+//! byte in the middle of an artifact was accepted in our experiments. So an artifact is
+//! wrapped in our own envelope and loaded only if everything in it checks out:
+//!
+//! ```text
+//! "WASMODA1"                         magic, 8 bytes
+//! u32 LE  identity length            then the engine identity (UTF-8)
+//! [32]    blake3 of the wasm file    the artifact belongs to exactly these bytes
+//! [32]    blake3 of the payload      integrity of what follows
+//! u64 LE  payload length
+//! payload                            wasmer's serialized module
+//! ```
+//!
+//! Anything that does not match (magic, identity, wasm hash, payload hash or length) is
+//! stale or corrupt: it is recompiled and rewritten, never deserialized.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 8] = b"WASMODA1";
+
+/// Why an artifact was not used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Stale {
+    /// Not an artifact envelope, or cut short.
+    Malformed,
+    /// Compiled by another engine (version, target, features, cost model).
+    OtherEngine,
+    /// Compiled from other wasm bytes.
+    OtherWasm,
+    /// The payload does not hash to the recorded value.
+    Corrupt,
+}
+
+/// Wraps a payload in the envelope.
+pub(crate) fn seal(identity: &str, wasm_hash: &[u8; 32], payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + 4 + identity.len() + 64 + 8 + payload.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(identity.len() as u32).to_le_bytes());
+    out.extend_from_slice(identity.as_bytes());
+    out.extend_from_slice(wasm_hash);
+    out.extend_from_slice(blake3::hash(payload).as_bytes());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Checks an envelope and returns its payload.
+pub(crate) fn open<'a>(bytes: &'a [u8], identity: &str, wasm_hash: &[u8; 32]) -> Result<&'a [u8], Stale> {
+    let mut rest = bytes.strip_prefix(MAGIC.as_slice()).ok_or(Stale::Malformed)?;
+    let mut take = |n: usize| -> Result<&'a [u8], Stale> {
+        if rest.len() < n {
+            return Err(Stale::Malformed);
+        }
+        let (head, tail) = rest.split_at(n);
+        rest = tail;
+        Ok(head)
+    };
+    let id_len = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes")) as usize;
+    if take(id_len)? != identity.as_bytes() {
+        return Err(Stale::OtherEngine);
+    }
+    if take(32)? != wasm_hash {
+        return Err(Stale::OtherWasm);
+    }
+    let payload_hash: [u8; 32] = take(32)?.try_into().expect("32 bytes");
+    let len = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes"));
+    if len != rest.len() as u64 {
+        return Err(Stale::Malformed);
+    }
+    if blake3::hash(rest).as_bytes() != &payload_hash {
+        return Err(Stale::Corrupt);
+    }
+    Ok(rest)
+}
+
+/// Where compiled artifacts are kept between runs. Keys are content addresses (hash of
+/// the wasm file and of the engine identity), so one cache can serve many modules.
+pub trait ArtifactCache: Send + Sync {
+    /// The artifact stored under `key`, if any. Errors count as a miss.
+    fn get(&self, key: &str) -> Option<Vec<u8>>;
+    /// Stores an artifact; failing to store is not fatal (the next load recompiles).
+    fn put(&self, key: &str, artifact: &[u8]) -> io::Result<()>;
+}
+
+/// No cache: compile on every load.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoCache;
+
+impl ArtifactCache for NoCache {
+    fn get(&self, _: &str) -> Option<Vec<u8>> {
+        None
+    }
+    fn put(&self, _: &str, _: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A directory of artifacts, one file per key, written atomically (temporary file,
+/// then rename), so a crash never leaves a half-written artifact under its key.
+#[derive(Debug, Clone)]
+pub struct DirCache {
+    root: PathBuf,
+}
+
+impl DirCache {
+    /// A cache in `root` (created on first write).
+    pub fn new(root: impl Into<PathBuf>) -> DirCache {
+        DirCache { root: root.into() }
+    }
+
+    /// The file holding `key`.
+    pub fn path(&self, key: &str) -> PathBuf {
+        self.root.join(format!("{key}.artifact"))
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+impl ArtifactCache for DirCache {
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.path(key)).ok()
+    }
+
+    fn put(&self, key: &str, artifact: &[u8]) -> io::Result<()> {
+        std::fs::create_dir_all(&self.root)?;
+        let tmp = self.root.join(format!(".{key}.{}.tmp", std::process::id()));
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(artifact)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, self.path(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_round_trip_and_every_mismatch() {
+        let wasm = blake3::hash(b"wasm").into();
+        let sealed = seal("engine-a", &wasm, b"payload");
+        assert_eq!(open(&sealed, "engine-a", &wasm), Ok(&b"payload"[..]));
+        assert_eq!(open(&sealed, "engine-b", &wasm), Err(Stale::OtherEngine));
+        assert_eq!(open(&sealed, "engine-a", &blake3::hash(b"other").into()), Err(Stale::OtherWasm));
+        let mut flipped = sealed.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        assert_eq!(open(&flipped, "engine-a", &wasm), Err(Stale::Corrupt));
+        assert_eq!(open(&sealed[..sealed.len() - 1], "engine-a", &wasm), Err(Stale::Malformed));
+        assert_eq!(open(b"nonsense", "engine-a", &wasm), Err(Stale::Malformed));
+        assert_eq!(open(&sealed[..10], "engine-a", &wasm), Err(Stale::Malformed));
+    }
+
+    #[test]
+    fn dir_cache_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DirCache::new(dir.path().join("artifacts"));
+        assert_eq!(cache.get("k"), None);
+        cache.put("k", b"abc").unwrap();
+        assert_eq!(cache.get("k").as_deref(), Some(&b"abc"[..]));
+    }
+}

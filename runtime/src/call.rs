@@ -1,0 +1,453 @@
+//! One call: a fresh store and instance, only the granted imports, fuel, memory limit
+//! and deadline, bytes in and out, and every way it can go wrong turned into an error.
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmer::{Extern, Function, FunctionEnv, FunctionEnvMut, Instance, RuntimeError, Store, TypedFunction, Value};
+use wasmer_types::TrapCode;
+use wasmod_host_abi::ValType;
+use wasmod_host_abi::abi::{ALLOC_EXPORT, EntryResult, MEMORY_EXPORT, PANIC_MESSAGE_EXPORT, Region};
+
+use crate::host::{CallEnv, HostContext, HostError, HostValue};
+use crate::pool;
+use crate::watchdog::Watch;
+use crate::{Binding, CallError, CallLimits, CallMetrics, CallOutcome, ErrorKind, LoadedFunction, Runtime};
+
+const FUEL_GLOBAL: &str = "wasmer_metering_remaining_points";
+const EXHAUSTED_GLOBAL: &str = "wasmer_metering_points_exhausted";
+/// Fuel granted to read a panic message after a trap.
+const PANIC_READ_FUEL: i64 = 1_000_000;
+/// The longest panic message read back.
+const MAX_PANIC_MESSAGE: u32 = 64 << 10;
+
+/// Where a call sits in a chain of module calls.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Nested {
+    pub depth: u32,
+    pub deadline: Instant,
+}
+
+fn to_host(v: &Value) -> HostValue {
+    match v {
+        Value::I32(x) => HostValue::I32(*x),
+        Value::I64(x) => HostValue::I64(*x),
+        Value::F32(x) => HostValue::F32(*x),
+        Value::F64(x) => HostValue::F64(*x),
+        _ => HostValue::I32(0),
+    }
+}
+
+fn to_wasm(v: HostValue) -> Value {
+    match v {
+        HostValue::I32(x) => Value::I32(x),
+        HostValue::I64(x) => Value::I64(x),
+        HostValue::F32(x) => Value::F32(x),
+        HostValue::F64(x) => Value::F64(x),
+    }
+}
+
+fn matches_type(v: HostValue, t: ValType) -> bool {
+    matches!(
+        (v, t),
+        (HostValue::I32(_), ValType::I32)
+            | (HostValue::I64(_), ValType::I64)
+            | (HostValue::F32(_), ValType::F32)
+            | (HostValue::F64(_), ValType::F64)
+    )
+}
+
+/// Builds the wasmer host function for one binding.
+fn host_function(store: &mut Store, env: &FunctionEnv<CallEnv>, binding: &Binding) -> Function {
+    let group = binding.group.clone();
+    let index = binding.index;
+    Function::new_with_env(
+        store,
+        env,
+        binding.ty.clone(),
+        move |mut env: FunctionEnvMut<'_, CallEnv>, args: &[Value]| {
+            let def = group.def();
+            let function = &def.functions[index];
+            let args: Vec<HostValue> = args.iter().map(to_host).collect();
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut cx = HostContext { env: env.as_mut(), group: def, function };
+                group.call(index, &mut cx, &args)
+            }));
+            let results = &function.signature.results;
+            let fail = |env: &mut FunctionEnvMut<'_, CallEnv>, message: String| {
+                env.data_mut().host_trap = Some((format!("{}.{}", def.name, function.name), message.clone()));
+                Err(RuntimeError::new(message))
+            };
+            match result {
+                Ok(Ok(value)) => match (value, results.first()) {
+                    (None, None) => Ok(Vec::new()),
+                    (Some(v), Some(t)) if results.len() == 1 && matches_type(v, *t) => Ok(vec![to_wasm(v)]),
+                    (v, _) => fail(
+                        &mut env,
+                        format!("host function returned {v:?}, which does not match {}", function.signature),
+                    ),
+                },
+                Ok(Err(HostError::Status(code))) => match results.first() {
+                    Some(ValType::I32) => Ok(vec![Value::I32(code)]),
+                    Some(ValType::I64) => Ok(vec![Value::I64(i64::from(code))]),
+                    _ => fail(&mut env, format!("host function failed with status {code}")),
+                },
+                Ok(Err(HostError::Trap(message))) => fail(&mut env, message),
+                Ok(Err(e @ HostError::BadPointer { .. })) => {
+                    let message = format!("in {}.{}: {e}", def.name, function.name);
+                    env.data_mut().guest_fault = Some(message.clone());
+                    Err(RuntimeError::new(message))
+                }
+                Ok(Err(HostError::Guest(e))) => Err(e),
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    fail(&mut env, format!("the host function panicked: {what}"))
+                }
+            }
+        },
+    )
+}
+
+impl Runtime {
+    pub(crate) fn call_nested(
+        &self,
+        f: &LoadedFunction,
+        input: &[u8],
+        limits: &CallLimits,
+        data: Option<Arc<dyn Any + Send + Sync>>,
+        nested: Nested,
+    ) -> Result<CallOutcome, CallError> {
+        if nested.depth > limits.max_depth {
+            return Err(CallError::new(f, ErrorKind::DepthLimit { limit: limits.max_depth }, None));
+        }
+        let span = tracing::debug_span!(
+            "wasmod.call",
+            module = %f.info.module,
+            version = %f.info.version,
+            function = %f.info.function,
+            depth = nested.depth,
+            fuel_used = tracing::field::Empty,
+            memory_pages = tracing::field::Empty,
+        );
+        let _entered = span.enter();
+        let previous = pool::enter_call(limits.memory_pages);
+        let started = Instant::now();
+        let result = self.run(f, input, limits, data, nested, started);
+        let memory = pool::leave_call(previous);
+        let result = result.map_err(|mut e| {
+            // A refused `memory.grow` followed by a trap is the memory limit at work
+            // (Rust guests abort when allocation fails).
+            if memory.denied
+                && matches!(e.kind, ErrorKind::Trap { .. } | ErrorKind::GuestPanic { .. } | ErrorKind::Link { .. })
+            {
+                e.kind = ErrorKind::MemoryLimit { limit_pages: limits.memory_pages };
+            }
+            e
+        });
+        match &result {
+            Ok(o) => {
+                span.record("fuel_used", o.metrics.fuel_used);
+                span.record("memory_pages", o.metrics.memory_pages);
+            }
+            Err(e) => tracing::debug!(error = %e, "call failed"),
+        }
+        result
+    }
+
+    /// A fresh store and instance with the granted imports, fuel set, and the exports a
+    /// call needs.
+    fn instantiate(
+        &self,
+        f: &LoadedFunction,
+        limits: &CallLimits,
+        data: Option<Arc<dyn Any + Send + Sync>>,
+        nested: Nested,
+        deadline: Instant,
+    ) -> Result<Instantiated, CallError> {
+        let link = |e: &dyn std::fmt::Display| CallError::new(f, ErrorKind::Link { reason: e.to_string() }, None);
+        let mut store = Store::new(self.inner.engine.clone());
+        // Host functions need the per-call environment; a function without imports
+        // does without it.
+        let env = (!f.imports.is_empty()).then(|| {
+            FunctionEnv::new(
+                &mut store,
+                CallEnv {
+                    runtime: self.clone(),
+                    caller: f.info.clone(),
+                    memory: None,
+                    alloc: None,
+                    fuel_global: None,
+                    limits: *limits,
+                    deadline,
+                    depth: nested.depth,
+                    data,
+                    host_trap: None,
+                    guest_fault: None,
+                    nested_failure: None,
+                },
+            )
+        });
+        let mut externs = Vec::with_capacity(f.imports.len());
+        for import in f.imports.iter() {
+            match (import, &env) {
+                (Ok(binding), Some(env)) => externs.push(Extern::Function(host_function(&mut store, env, binding))),
+                (Err(name), _) => {
+                    return Err(link(&format!("import `{name}` is not granted to this function, so it cannot link")));
+                }
+                (Ok(_), None) => unreachable!("an environment exists whenever there are imports"),
+            }
+        }
+        let instance = Instance::new_by_index(&mut store, &f.module, &externs).map_err(|e| link(&e))?;
+        let exports = &instance.exports;
+        let fuel = exports.get_global(FUEL_GLOBAL).map_err(|e| link(&e))?.clone();
+        let fuel_start = i64::try_from(limits.fuel).unwrap_or(i64::MAX);
+        fuel.set(&mut store, Value::I64(fuel_start)).map_err(|e| link(&e))?;
+        let memory = exports.get_memory(MEMORY_EXPORT).map_err(|e| link(&e))?.clone();
+        let alloc: TypedFunction<i32, i32> = exports.get_typed_function(&store, ALLOC_EXPORT).map_err(|e| link(&e))?;
+        let entry: TypedFunction<(i32, i32), i64> =
+            exports.get_typed_function(&store, &f.info.function).map_err(|e| link(&e))?;
+        if let Some(env) = &env {
+            let env = env.as_mut(&mut store);
+            env.memory = Some(memory.clone());
+            env.alloc = Some(alloc.clone());
+            env.fuel_global = Some(fuel.clone());
+        }
+        Ok(Instantiated { store, instance, env, fuel, fuel_start, memory, alloc, entry })
+    }
+
+    fn run(
+        &self,
+        f: &LoadedFunction,
+        input: &[u8],
+        limits: &CallLimits,
+        data: Option<Arc<dyn Any + Send + Sync>>,
+        nested: Nested,
+        started: Instant,
+    ) -> Result<CallOutcome, CallError> {
+        let fail = |kind: ErrorKind, metrics: Option<CallMetrics>| Err(CallError::new(f, kind, metrics));
+        let deadline = nested.deadline.min(started + limits.timeout);
+        let Instantiated { mut store, instance, env, fuel, fuel_start, memory, alloc, entry } =
+            self.instantiate(f, limits, data, nested, deadline)?;
+
+        // The watchdog zeroes the fuel global when the deadline passes.
+        let Some(points) = fuel_pointer(&mut store, &fuel) else {
+            return fail(ErrorKind::Link { reason: "the fuel counter of the instance was not found".into() }, None);
+        };
+        // SAFETY: the global lives in the instance, which the store keeps alive until the
+        // end of this function; `watch` is dropped explicitly before that.
+        let watch = unsafe { Watch::register(deadline, points) };
+
+        let outcome = (|| -> Result<Vec<u8>, Failure> {
+            let (ptr, len) = if input.is_empty() {
+                (0, 0)
+            } else {
+                let len = i32::try_from(input.len())
+                    .map_err(|_| Failure::Output(ErrorKind::BadPointer { reason: "input larger than 2 GiB".into() }))?;
+                let ptr = alloc.call(&mut store, len)?;
+                if ptr == 0 {
+                    return Err(Failure::Output(ErrorKind::BadPointer {
+                        reason: format!("wasmod_alloc({len}) returned 0"),
+                    }));
+                }
+                memory.view(&store).write(u64::from(ptr as u32), input).map_err(|_| {
+                    Failure::Output(ErrorKind::BadPointer {
+                        reason: format!("wasmod_alloc({len}) returned {ptr:#x}, outside memory"),
+                    })
+                })?;
+                (ptr, len)
+            };
+            let word = entry.call(&mut store, ptr, len)?;
+            let (region, is_err) = match EntryResult::unpack(word) {
+                EntryResult::Ok(r) => (r, false),
+                EntryResult::Err(r) => (r, true),
+            };
+            let bytes = read_region(&store, &memory, region, limits.max_output_bytes).map_err(Failure::Output)?;
+            if is_err { Err(Failure::GuestError(String::from_utf8_lossy(&bytes).into_owned())) } else { Ok(bytes) }
+        })();
+        let timed_out = watch.finish();
+
+        let remaining = match fuel.get(&mut store) {
+            Value::I64(v) => v,
+            _ => 0,
+        };
+        let metrics = CallMetrics {
+            wall: started.elapsed(),
+            fuel_used: (fuel_start - remaining.max(0)).max(0) as u64,
+            memory_pages: memory.view(&store).size().0,
+        };
+        let error = match outcome {
+            Ok(output) => return Ok(CallOutcome { output, metrics }),
+            Err(Failure::GuestError(message)) => return fail(ErrorKind::GuestError { message }, Some(metrics)),
+            Err(Failure::Output(kind)) => return fail(kind, Some(metrics)),
+            Err(Failure::Wasm(e)) => e,
+        };
+        let (nested_failure, host_trap, guest_fault) = match &env {
+            Some(env) => {
+                let state = env.as_mut(&mut store);
+                (state.nested_failure.take(), state.host_trap.take(), state.guest_fault.take())
+            }
+            None => (None, None, None),
+        };
+        let kind = if timed_out || nested_failure.is_some() {
+            ErrorKind::DeadlineExceeded { timeout: limits.timeout }
+        } else if exhausted(&mut store, &instance) {
+            ErrorKind::FuelExhausted { fuel: limits.fuel }
+        } else if let Some((function, message)) = host_trap {
+            ErrorKind::HostTrap { function, message }
+        } else if let Some(reason) = guest_fault {
+            ErrorKind::BadPointer { reason }
+        } else {
+            match error.clone().to_trap() {
+                Some(TrapCode::StackOverflow) => ErrorKind::StackOverflow,
+                Some(TrapCode::UnreachableCodeReached) => match panic_message(&mut store, &instance, &fuel, &memory) {
+                    Some(message) => ErrorKind::GuestPanic { message },
+                    None => ErrorKind::Trap { message: error.message() },
+                },
+                Some(code) => ErrorKind::Trap { message: code.to_string() },
+                None => ErrorKind::Trap { message: error.message() },
+            }
+        };
+        fail(kind, Some(metrics))
+    }
+}
+
+/// A fresh instance, ready for one call.
+struct Instantiated {
+    store: Store,
+    instance: Instance,
+    env: Option<FunctionEnv<CallEnv>>,
+    fuel: wasmer::Global,
+    fuel_start: i64,
+    memory: wasmer::Memory,
+    alloc: TypedFunction<i32, i32>,
+    entry: TypedFunction<(i32, i32), i64>,
+}
+
+/// An instance kept alive across calls. The product never does this (every call gets a
+/// fresh instance); it exists only so benchmarks can measure the floor of the per-call
+/// cost. Calls reuse whatever the previous call left in memory.
+#[doc(hidden)]
+pub struct LiveInstance {
+    inner: Instantiated,
+    max_output: usize,
+}
+
+impl std::fmt::Debug for LiveInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LiveInstance")
+    }
+}
+
+impl LiveInstance {
+    /// Calls the entry point again in the same instance (fuel is topped up).
+    pub fn call(&mut self, input: &[u8]) -> Result<Vec<u8>, String> {
+        let i = &mut self.inner;
+        i.fuel.set(&mut i.store, Value::I64(i.fuel_start)).map_err(|e| e.to_string())?;
+        let (ptr, len) = if input.is_empty() {
+            (0, 0)
+        } else {
+            let len = input.len() as i32;
+            let ptr = i.alloc.call(&mut i.store, len).map_err(|e| e.message())?;
+            i.memory.view(&i.store).write(u64::from(ptr as u32), input).map_err(|e| e.to_string())?;
+            (ptr, len)
+        };
+        let word = i.entry.call(&mut i.store, ptr, len).map_err(|e| e.message())?;
+        let (EntryResult::Ok(region) | EntryResult::Err(region)) = EntryResult::unpack(word);
+        read_region(&i.store, &i.memory, region, self.max_output).map_err(|e| e.to_string())
+    }
+}
+
+impl Runtime {
+    /// Instantiates a function once for repeated calls (benchmarks only, see
+    /// [`LiveInstance`]).
+    #[doc(hidden)]
+    pub fn live_instance(&self, f: &LoadedFunction) -> Result<LiveInstance, CallError> {
+        let limits = self.inner.limits;
+        let deadline = Instant::now() + Duration::from_secs(3600 * 24 * 365);
+        let inner = self.instantiate(f, &limits, None, Nested { depth: 0, deadline }, deadline)?;
+        Ok(LiveInstance { inner, max_output: limits.max_output_bytes })
+    }
+}
+
+/// How the guest part of a call failed, before classification.
+enum Failure {
+    /// A trap (or an error from wasmer).
+    Wasm(RuntimeError),
+    /// The entry returned an error message.
+    GuestError(String),
+    /// Input or output could not cross the boundary.
+    Output(ErrorKind),
+}
+
+impl From<RuntimeError> for Failure {
+    fn from(e: RuntimeError) -> Self {
+        Failure::Wasm(e)
+    }
+}
+
+fn read_region(store: &Store, memory: &wasmer::Memory, region: Region, max: usize) -> Result<Vec<u8>, ErrorKind> {
+    if region.len as usize > max {
+        return Err(ErrorKind::OutputTooLarge { len: u64::from(region.len), limit: max as u64 });
+    }
+    let view = memory.view(store);
+    let size = view.data_size();
+    if u64::from(region.ptr) + u64::from(region.len) > size {
+        return Err(ErrorKind::BadPointer {
+            reason: format!(
+                "the guest returned the range {:#x}+{} but its memory is {size} bytes",
+                region.ptr, region.len
+            ),
+        });
+    }
+    let mut out = vec![0u8; region.len as usize];
+    view.read(u64::from(region.ptr), &mut out).map_err(|e| ErrorKind::BadPointer { reason: e.to_string() })?;
+    Ok(out)
+}
+
+fn exhausted(store: &mut Store, instance: &Instance) -> bool {
+    instance.exports.get_global(EXHAUSTED_GLOBAL).ok().is_some_and(|g| matches!(g.get(store), Value::I32(v) if v != 0))
+}
+
+/// After an `unreachable` trap, asks the guest for its panic message (sdk guests record
+/// it in their panic hook).
+fn panic_message(
+    store: &mut Store,
+    instance: &Instance,
+    fuel: &wasmer::Global,
+    memory: &wasmer::Memory,
+) -> Option<String> {
+    let get: TypedFunction<(), i64> = instance.exports.get_typed_function(store, PANIC_MESSAGE_EXPORT).ok()?;
+    fuel.set(store, Value::I64(PANIC_READ_FUEL)).ok()?;
+    let region = Region::unpack(get.call(store).ok()?)?;
+    if region.len == 0 {
+        return None;
+    }
+    let region = Region { len: region.len.min(MAX_PANIC_MESSAGE), ..region };
+    read_region(store, memory, region, MAX_PANIC_MESSAGE as usize)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+/// The address of the fuel global's value, for the watchdog. wasmer does not expose a
+/// global's storage directly, so the global is set to a sentinel and found among the
+/// store's globals (the store holds only this instance's).
+fn fuel_pointer(store: &mut Store, fuel: &wasmer::Global) -> Option<*mut i64> {
+    use wasmer::AsStoreMut;
+    const SENTINEL: i64 = 0x5741_534d_4f44_f00d;
+    let saved = fuel.get(store);
+    fuel.set(store, Value::I64(SENTINEL)).ok()?;
+    let found = store.objects_mut().as_sys().iter_globals().find_map(|g| {
+        let definition = g.vmglobal();
+        // SAFETY: a live global of this store; reading its raw value as i64 is what an
+        // i64 global holds (other globals simply do not match the sentinel).
+        (unsafe { definition.as_ref().val.i64 } == SENTINEL).then(|| definition.as_ptr().cast::<i64>())
+    });
+    fuel.set(store, saved).ok()?;
+    found
+}

@@ -1,0 +1,281 @@
+//! Host groups: how `host/` (the standard groups) and embedders (their own groups)
+//! implement host functions, and what a host function can see.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use semver::Version;
+use wasmer::{AsStoreMut, FunctionEnvMut, Memory, RuntimeError, TypedFunction};
+use wasmod_host_abi::abi::Region;
+use wasmod_host_abi::{GroupDef, HostFunctionDef};
+use wasmod_manifest::ModuleName;
+use wasmod_validator::Grant;
+
+use crate::{CallError, CallLimits, LoadedFunction, Runtime};
+
+/// A wasm value crossing into or out of a host function.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum HostValue {
+    /// `i32`
+    I32(i32),
+    /// `i64`
+    I64(i64),
+    /// `f32`
+    F32(f32),
+    /// `f64`
+    F64(f64),
+}
+
+impl HostValue {
+    /// The value as `i32`, if it is one.
+    pub fn i32(self) -> Option<i32> {
+        if let HostValue::I32(v) = self { Some(v) } else { None }
+    }
+
+    /// The value as `i64`, if it is one.
+    pub fn i64(self) -> Option<i64> {
+        if let HostValue::I64(v) = self { Some(v) } else { None }
+    }
+}
+
+/// What a host function may fail with.
+#[derive(Debug)]
+pub enum HostError {
+    /// A status code returned to the guest (as a negative `i32`/`i64`, see
+    /// `wasmod_host_abi::abi::status`); the call goes on.
+    Status(i32),
+    /// Abort the whole call: the guest is stopped and the caller gets
+    /// `ErrorKind::HostTrap` with this message.
+    Trap(String),
+    /// The guest passed a pointer and length outside its memory: a guest error.
+    BadPointer {
+        /// Pointer.
+        ptr: u32,
+        /// Length.
+        len: u32,
+        /// The guest memory size at that time.
+        memory_bytes: u64,
+    },
+    /// The guest trapped while the host called back into it (e.g. in `wasmod_alloc`).
+    Guest(RuntimeError),
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostError::Status(code) => {
+                write!(f, "status {code} ({})", wasmod_host_abi::abi::status::describe(i64::from(*code)))
+            }
+            HostError::Trap(m) => f.write_str(m),
+            HostError::BadPointer { ptr, len, memory_bytes } => {
+                write!(f, "the guest passed the range {ptr:#x}+{len} but its memory is {memory_bytes} bytes")
+            }
+            HostError::Guest(e) => write!(f, "the guest trapped in a callback: {}", e.message()),
+        }
+    }
+}
+
+/// A host-function group implementation. `def()` must describe exactly the functions
+/// `call` implements; the runtime links the functions a module imports (and is granted)
+/// and dispatches each call here with the index of the function in `def().functions`.
+pub trait HostGroup: Send + Sync + 'static {
+    /// The group's name, version and functions with their signatures.
+    fn def(&self) -> &GroupDef;
+
+    /// Runs function number `function` of `def().functions` with `args` (already
+    /// checked against its signature). Return the result value (or `None` for a
+    /// function without results).
+    fn call(
+        &self,
+        function: usize,
+        cx: &mut HostContext<'_>,
+        args: &[HostValue],
+    ) -> Result<Option<HostValue>, HostError>;
+}
+
+/// Who is calling a host function.
+#[derive(Debug, Clone)]
+pub struct CallerInfo {
+    /// The module.
+    pub module: ModuleName,
+    /// Its version.
+    pub version: Version,
+    /// The module function running.
+    pub function: String,
+    /// The groups it was granted.
+    pub grants: Arc<[Grant]>,
+}
+
+/// Per-call state, owned by the store of the call.
+pub(crate) struct CallEnv {
+    pub runtime: Runtime,
+    pub caller: Arc<CallerInfo>,
+    pub memory: Option<Memory>,
+    pub alloc: Option<TypedFunction<i32, i32>>,
+    pub fuel_global: Option<wasmer::Global>,
+    pub limits: CallLimits,
+    pub deadline: Instant,
+    pub depth: u32,
+    pub data: Option<Arc<dyn Any + Send + Sync>>,
+    /// Set when a host function aborted the call, to report why: `group.function`, message.
+    pub host_trap: Option<(String, String)>,
+    /// Set when the guest passed a bad pointer to a host function.
+    pub guest_fault: Option<String>,
+    /// A nested call ran out of time or fuel: the whole chain fails the same way.
+    pub nested_failure: Option<CallError>,
+}
+
+/// What a host function sees: its caller, the guest's memory (bounds-checked), the
+/// call's limits, and the embedder's per-call data.
+pub struct HostContext<'a> {
+    pub(crate) env: FunctionEnvMut<'a, CallEnv>,
+    pub(crate) group: &'a GroupDef,
+    pub(crate) function: &'a HostFunctionDef,
+}
+
+impl fmt::Debug for HostContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostContext")
+            .field("group", &self.group.name)
+            .field("function", &self.function.name)
+            .field("caller", &self.env.data().caller)
+            .finish()
+    }
+}
+
+impl HostContext<'_> {
+    /// The calling module function.
+    pub fn caller(&self) -> &CallerInfo {
+        &self.env.data().caller
+    }
+
+    /// The host function being run.
+    pub fn function(&self) -> &HostFunctionDef {
+        self.function
+    }
+
+    /// The group being run.
+    pub fn group(&self) -> &GroupDef {
+        self.group
+    }
+
+    /// The embedder's per-call data, if it is of type `T`.
+    pub fn data<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.env.data().data.as_deref().and_then(|d| d.downcast_ref())
+    }
+
+    /// The embedder's per-call data as an `Arc`, if it is of type `T`.
+    pub fn data_arc<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.env.data().data.clone().and_then(|d| d.downcast().ok())
+    }
+
+    /// The call's limits.
+    pub fn limits(&self) -> &CallLimits {
+        &self.env.data().limits
+    }
+
+    /// Time left before the call's deadline.
+    pub fn remaining_time(&self) -> Duration {
+        self.env.data().deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// How many module calls deep this call is (0 for a call from the host).
+    pub fn depth(&self) -> u32 {
+        self.env.data().depth
+    }
+
+    fn memory(&self) -> &Memory {
+        self.env.data().memory.as_ref().expect("memory is set before the guest runs")
+    }
+
+    fn check(&self, ptr: i32, len: i32) -> Result<(u64, usize), HostError> {
+        let (ptr, len) = (ptr as u32, len as u32);
+        let size = self.memory().view(&self.env).data_size();
+        if u64::from(ptr) + u64::from(len) > size {
+            return Err(HostError::BadPointer { ptr, len, memory_bytes: size });
+        }
+        Ok((u64::from(ptr), len as usize))
+    }
+
+    /// Copies `len` bytes at `ptr` out of guest memory.
+    pub fn read(&self, ptr: i32, len: i32) -> Result<Vec<u8>, HostError> {
+        let (offset, len) = self.check(ptr, len)?;
+        let mut buf = vec![0u8; len];
+        self.memory().view(&self.env).read(offset, &mut buf).map_err(|e| HostError::Trap(e.to_string()))?;
+        Ok(buf)
+    }
+
+    /// Reads a UTF-8 string; invalid UTF-8 is `Status(INVALID)`.
+    pub fn read_str(&self, ptr: i32, len: i32) -> Result<String, HostError> {
+        String::from_utf8(self.read(ptr, len)?).map_err(|_| HostError::Status(wasmod_host_abi::abi::status::INVALID))
+    }
+
+    /// Copies bytes into guest memory at `ptr`.
+    pub fn write(&self, ptr: i32, bytes: &[u8]) -> Result<(), HostError> {
+        let (offset, _) = self.check(ptr, i32::try_from(bytes.len()).unwrap_or(i32::MAX))?;
+        self.memory().view(&self.env).write(offset, bytes).map_err(|e| HostError::Trap(e.to_string()))
+    }
+
+    /// Hands bytes to the guest: allocates them with the guest's `wasmod_alloc`, copies
+    /// them, and returns the packed region to return from the host function.
+    pub fn return_bytes(&mut self, bytes: &[u8]) -> Result<i64, HostError> {
+        if bytes.is_empty() {
+            return Ok(Region::default().pack());
+        }
+        let len = i32::try_from(bytes.len()).map_err(|_| HostError::Status(wasmod_host_abi::abi::status::LIMIT))?;
+        let alloc = self.env.data().alloc.clone().expect("alloc is set before the guest runs");
+        let ptr = {
+            let mut store = self.env.as_store_mut();
+            alloc.call(&mut store, len).map_err(HostError::Guest)?
+        };
+        if ptr == 0 {
+            return Err(HostError::Trap(format!("the guest could not allocate {len} bytes (wasmod_alloc returned 0)")));
+        }
+        self.write(ptr, bytes)?;
+        Ok(Region { ptr: ptr as u32, len: len as u32 }.pack())
+    }
+
+    /// Calls a module function from within this call (the `modules` group): the callee
+    /// runs in its own fresh instance with its own grants, one level deeper, under the
+    /// same deadline, with at most the caller's remaining fuel; the fuel it uses is
+    /// charged to the caller. Fails with `ErrorKind::DepthLimit` past the call's depth
+    /// limit.
+    pub fn call_module(
+        &mut self,
+        callee: &LoadedFunction,
+        input: &[u8],
+        data: Option<Arc<dyn Any + Send + Sync>>,
+    ) -> Result<Vec<u8>, CallError> {
+        let (runtime, mut limits, deadline, depth, fuel_global) = {
+            let env = self.env.data();
+            (env.runtime.clone(), env.limits, env.deadline, env.depth, env.fuel_global.clone())
+        };
+        let remaining = match &fuel_global {
+            Some(g) => match g.get(&mut self.env) {
+                wasmer::Value::I64(v) => v.max(0) as u64,
+                _ => 0,
+            },
+            None => limits.fuel,
+        };
+        limits.fuel = remaining;
+        let nested = crate::call::Nested { depth: depth + 1, deadline };
+        let result = runtime.call_nested(callee, input, &limits, data, nested);
+        let used = match &result {
+            Ok(o) => o.metrics.fuel_used,
+            Err(e) => e.metrics.as_ref().map_or(0, |m| m.fuel_used),
+        };
+        if let Some(g) = fuel_global {
+            // Charge the caller; the guest sees its budget shrink by what the callee used.
+            let left = remaining.saturating_sub(used);
+            let _ = g.set(&mut self.env, wasmer::Value::I64(left as i64));
+        }
+        if let Err(e) = &result
+            && matches!(e.kind, crate::ErrorKind::DeadlineExceeded { .. })
+        {
+            self.env.data_mut().nested_failure = Some(e.clone());
+        }
+        result.map(|o| o.output)
+    }
+}

@@ -1,0 +1,649 @@
+//! The wasmod runtime: the only crate that knows wasmer.
+//!
+//! - **Compile and cache.** [`Runtime::load`] takes a function of a
+//!   [`ValidatedPackage`](wasmod_validator::ValidatedPackage), looks for its compiled
+//!   artifact in an [`ArtifactCache`], verifies it (engine identity, hash of the wasm,
+//!   hash of the payload) before the `unsafe` deserialization, and otherwise compiles it
+//!   with Cranelift and a fresh metering middleware, then caches it. Stale or corrupt
+//!   artifacts are recompiled, never loaded.
+//! - **Call.** [`Runtime::call`] runs every call in a fresh instance: input bytes in,
+//!   output bytes out (ABI v1), with only the host functions of the groups granted to
+//!   that function linked. An import of an ungranted group cannot even link.
+//! - **Host groups** are [`HostGroup`] implementations; a host function sees its
+//!   caller, the guest memory through bounds-checked accessors, the call's limits and
+//!   the embedder's per-call data ([`HostContext`]).
+//! - **Limits** per call ([`CallLimits`]): fuel (instruction metering), memory pages,
+//!   a wall-clock deadline (a watchdog thread zeroes the fuel counter, ADR 0005), stack
+//!   depth, output size, module-call depth. Each failure is its own [`ErrorKind`] and
+//!   names module and function; the runtime keeps serving afterwards.
+//! - **Speed.** Linear memories come from a pool of pre-reserved slots that are zeroed
+//!   on return (only touched pages), so a fresh instance costs a few microseconds and
+//!   threads do not contend on the process memory map.
+//! - **Metrics.** Each call reports wall time, fuel used and memory pages
+//!   ([`CallMetrics`]) and runs in a `tracing` span `wasmod.call`.
+//!
+//! [`Runtime`] is `Send + Sync` and cheap to clone; calls run in parallel from any
+//! number of threads.
+#![deny(missing_docs)]
+
+mod artifact;
+mod call;
+mod engine;
+mod host;
+mod pool;
+mod watchdog;
+
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use artifact::{ArtifactCache, DirCache, NoCache};
+#[doc(hidden)]
+pub use call::LiveInstance;
+pub use host::{CallerInfo, HostContext, HostError, HostGroup, HostValue};
+use semver::Version;
+use wasmer::{Engine, FunctionType, Module, Type};
+use wasmod_host_abi::ValType;
+use wasmod_host_abi::groups::parse_import_module;
+use wasmod_manifest::ModuleName;
+use wasmod_validator::ValidatedPackage;
+
+/// Limits of one call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Instructions (metering units; one per wasm operator).
+    pub fuel: u64,
+    /// Linear-memory pages (64 KiB) the instance may have.
+    pub memory_pages: u32,
+    /// Wall-clock time from the start of the call.
+    pub timeout: Duration,
+    /// Largest output accepted, in bytes.
+    pub max_output_bytes: usize,
+    /// How deep module-to-module calls may nest.
+    pub max_depth: u32,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        CallLimits {
+            fuel: 1_000_000_000,
+            memory_pages: 256,
+            timeout: Duration::from_secs(5),
+            max_output_bytes: 16 << 20,
+            max_depth: 8,
+        }
+    }
+}
+
+/// What a call measured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallMetrics {
+    /// Wall-clock time, instantiation included.
+    pub wall: Duration,
+    /// Fuel consumed.
+    pub fuel_used: u64,
+    /// Linear-memory pages at the end (the peak: memories only grow).
+    pub memory_pages: u32,
+}
+
+/// A successful call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallOutcome {
+    /// The function's output bytes.
+    pub output: Vec<u8>,
+    /// Measurements.
+    pub metrics: CallMetrics,
+}
+
+/// Why a call failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ErrorKind {
+    /// The function returned an error (its message).
+    #[error("returned an error: {message}")]
+    GuestError {
+        /// The guest's message.
+        message: String,
+    },
+    /// The guest panicked.
+    #[error("panicked: {message}")]
+    GuestPanic {
+        /// The panic message and location.
+        message: String,
+    },
+    /// Out of fuel.
+    #[error("ran out of fuel ({fuel} units)")]
+    FuelExhausted {
+        /// The fuel it had.
+        fuel: u64,
+    },
+    /// Past the wall-clock deadline.
+    #[error("exceeded its deadline of {timeout:?}")]
+    DeadlineExceeded {
+        /// The call's timeout.
+        timeout: Duration,
+    },
+    /// Needed more memory than the limit.
+    #[error("hit the memory limit of {limit_pages} pages")]
+    MemoryLimit {
+        /// The limit.
+        limit_pages: u32,
+    },
+    /// Recursed too deep.
+    #[error("overflowed its stack")]
+    StackOverflow,
+    /// Any other trap (`unreachable`, division by zero, out-of-bounds access, ...).
+    #[error("trapped: {message}")]
+    Trap {
+        /// What wasmer reported.
+        message: String,
+    },
+    /// The guest returned, or passed to a host function, a pointer and length outside
+    /// its memory.
+    #[error("passed a bad pointer: {reason}")]
+    BadPointer {
+        /// Which.
+        reason: String,
+    },
+    /// The output is larger than the call's limit.
+    #[error("returned {len} bytes, more than the limit of {limit}")]
+    OutputTooLarge {
+        /// Its size.
+        len: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A host function aborted the call.
+    #[error("was stopped by host function {function}: {message}")]
+    HostTrap {
+        /// The host function, `group.function`.
+        function: String,
+        /// Why.
+        message: String,
+    },
+    /// Module calls nested deeper than allowed.
+    #[error("was not run: module calls nest deeper than {limit}")]
+    DepthLimit {
+        /// The limit.
+        limit: u32,
+    },
+    /// The instance could not be created (an import not granted, memory above the limit).
+    #[error("could not be instantiated: {reason}")]
+    Link {
+        /// wasmer's explanation.
+        reason: String,
+    },
+}
+
+/// A failed call: which function, what went wrong, and what it measured until then.
+#[derive(Clone, Debug)]
+pub struct CallError {
+    caller: Arc<CallerInfo>,
+    /// What happened.
+    pub kind: ErrorKind,
+    /// Measurements, when the guest ran at all.
+    pub metrics: Option<CallMetrics>,
+}
+
+impl CallError {
+    fn new(f: &LoadedFunction, kind: ErrorKind, metrics: Option<CallMetrics>) -> CallError {
+        CallError { caller: f.info.clone(), kind, metrics }
+    }
+
+    /// The module.
+    pub fn module(&self) -> &ModuleName {
+        &self.caller.module
+    }
+
+    /// Its version.
+    pub fn version(&self) -> &Version {
+        &self.caller.version
+    }
+
+    /// The function.
+    pub fn function(&self) -> &str {
+        &self.caller.function
+    }
+}
+
+impl PartialEq for CallError {
+    fn eq(&self, other: &Self) -> bool {
+        (self.module(), self.version(), self.function(), &self.kind, &self.metrics)
+            == (other.module(), other.version(), other.function(), &other.kind, &other.metrics)
+    }
+}
+
+impl Eq for CallError {}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{} function `{}` {}", self.module(), self.version(), self.function(), self.kind)
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// Why a function could not be loaded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// The package has no such function.
+    #[error("{module} has no function `{function}`")]
+    NoSuchFunction {
+        /// The module.
+        module: String,
+        /// The function.
+        function: String,
+    },
+    /// Cranelift failed.
+    #[error("{module} function `{function}` does not compile: {reason}")]
+    Compile {
+        /// The module.
+        module: String,
+        /// The function.
+        function: String,
+        /// The compiler's message.
+        reason: String,
+    },
+    /// A freshly compiled artifact failed to load (a runtime bug).
+    #[error("{module} function `{function}` does not load: {reason}")]
+    Load {
+        /// The module.
+        module: String,
+        /// The function.
+        function: String,
+        /// wasmer's message.
+        reason: String,
+    },
+    /// A group granted to the function has no implementation in this runtime.
+    #[error("{module} function `{function}` is granted `{group}@{version}`, which this runtime does not implement")]
+    MissingGroup {
+        /// The module.
+        module: String,
+        /// The function.
+        function: String,
+        /// The group.
+        group: String,
+        /// Its version.
+        version: u32,
+    },
+}
+
+/// Where a loaded function's code came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArtifactSource {
+    /// A verified artifact from the cache.
+    Cache,
+    /// Compiled now: there was no artifact.
+    CompiledMissing,
+    /// Compiled now: the cached artifact was stale or corrupt (not loaded).
+    CompiledReplacing {
+        /// Why the cached one was refused.
+        reason: String,
+    },
+}
+
+/// One host function a module imports and is granted: how to link it.
+#[derive(Clone)]
+pub(crate) struct Binding {
+    group: Arc<dyn HostGroup>,
+    index: usize,
+    ty: FunctionType,
+}
+
+/// A function ready to call: compiled, loaded into the shared engine, its granted
+/// imports resolved. Cheap to clone; keep it rather than loading again (every load adds
+/// code to the engine).
+#[derive(Clone)]
+pub struct LoadedFunction {
+    info: Arc<CallerInfo>,
+    module: Module,
+    /// For each import of the module, in order: the binding that satisfies it, or the
+    /// `module.name` of an import that is not granted (the call then cannot link).
+    imports: Arc<[Result<Binding, String>]>,
+    source: ArtifactSource,
+}
+
+impl LoadedFunction {
+    /// Module, version, function and grants.
+    pub fn info(&self) -> &CallerInfo {
+        &self.info
+    }
+
+    /// Where the code came from.
+    pub fn source(&self) -> &ArtifactSource {
+        &self.source
+    }
+}
+
+impl fmt::Debug for LoadedFunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedFunction").field("info", &self.info).field("source", &self.source).finish()
+    }
+}
+
+/// Options of one call.
+#[derive(Clone, Default)]
+pub struct CallOptions {
+    /// Limits; the runtime's defaults when `None`.
+    pub limits: Option<CallLimits>,
+    /// Data host functions can read through [`HostContext::data`].
+    pub data: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl fmt::Debug for CallOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallOptions").field("limits", &self.limits).field("data", &self.data.is_some()).finish()
+    }
+}
+
+struct Inner {
+    engine: Engine,
+    identity: String,
+    groups: HashMap<(String, u32), Arc<dyn HostGroup>>,
+    limits: CallLimits,
+}
+
+/// The runtime. See the [crate docs](crate).
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut groups: Vec<String> = self.inner.groups.keys().map(|(n, v)| format!("{n}@{v}")).collect();
+        groups.sort();
+        f.debug_struct("Runtime").field("groups", &groups).field("limits", &self.inner.limits).finish()
+    }
+}
+
+/// Builds a [`Runtime`].
+#[derive(Default)]
+pub struct RuntimeBuilder {
+    groups: Vec<Arc<dyn HostGroup>>,
+    limits: CallLimits,
+    stack_bytes: Option<usize>,
+}
+
+impl fmt::Debug for RuntimeBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuntimeBuilder").field("groups", &self.groups.len()).field("limits", &self.limits).finish()
+    }
+}
+
+impl RuntimeBuilder {
+    /// Adds a host-function group implementation (a later one with the same name and
+    /// version replaces an earlier one).
+    pub fn group(mut self, group: Arc<dyn HostGroup>) -> Self {
+        self.groups.push(group);
+        self
+    }
+
+    /// The default limits of calls.
+    pub fn limits(mut self, limits: CallLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The wasm stack size of calls, in bytes (wasmer's default when unset).
+    pub fn stack_bytes(mut self, bytes: usize) -> Self {
+        self.stack_bytes = Some(bytes);
+        self
+    }
+
+    /// Builds the runtime.
+    pub fn build(self) -> Runtime {
+        let groups = self
+            .groups
+            .into_iter()
+            .map(|g| ((g.def().name.to_string(), g.def().version), g))
+            .collect::<HashMap<_, _>>();
+        Runtime {
+            inner: Arc::new(Inner {
+                engine: engine::shared_engine(self.stack_bytes),
+                identity: engine::identity(),
+                groups,
+                limits: self.limits,
+            }),
+        }
+    }
+}
+
+fn to_wasmer(t: &ValType) -> Type {
+    match t {
+        ValType::I32 => Type::I32,
+        ValType::I64 => Type::I64,
+        ValType::F32 => Type::F32,
+        ValType::F64 => Type::F64,
+    }
+}
+
+impl Runtime {
+    /// A builder.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// The identity of the compiler configuration artifacts must match.
+    pub fn engine_identity(&self) -> &str {
+        &self.inner.identity
+    }
+
+    /// The default call limits.
+    pub fn default_limits(&self) -> &CallLimits {
+        &self.inner.limits
+    }
+
+    /// The cache key of a function's artifact: a hash of the engine identity and of the
+    /// wasm bytes.
+    pub fn artifact_key(&self, wasm: &[u8]) -> String {
+        let mut h = blake3::Hasher::new();
+        h.update(self.inner.identity.as_bytes());
+        h.update(&[0]);
+        h.update(blake3::hash(wasm).as_bytes());
+        h.finalize().to_hex().to_string()
+    }
+
+    /// Compiles a function and returns its sealed artifact (for a store to keep).
+    pub fn compile(&self, package: &ValidatedPackage, function: &str) -> Result<Vec<u8>, LoadError> {
+        let module = package.manifest().name.to_string();
+        let wasm = package
+            .function_bytes(function)
+            .ok_or_else(|| LoadError::NoSuchFunction { module: module.clone(), function: function.to_owned() })?;
+        let payload = engine::compile(wasm).map_err(|reason| LoadError::Compile {
+            module,
+            function: function.to_owned(),
+            reason,
+        })?;
+        Ok(artifact::seal(&self.inner.identity, blake3::hash(wasm).as_bytes(), &payload))
+    }
+
+    /// Loads a function: a verified cached artifact if there is one, else compiles it
+    /// and stores the artifact in `cache`.
+    pub fn load(
+        &self,
+        package: &ValidatedPackage,
+        function: &str,
+        cache: &dyn ArtifactCache,
+    ) -> Result<LoadedFunction, LoadError> {
+        let manifest = package.manifest();
+        let module_name = manifest.name.to_string();
+        let wasm = package
+            .function_bytes(function)
+            .ok_or_else(|| LoadError::NoSuchFunction { module: module_name.clone(), function: function.to_owned() })?;
+        let wasm_hash: [u8; 32] = blake3::hash(wasm).into();
+        let key = self.artifact_key(wasm);
+        let load_err =
+            |reason: String| LoadError::Load { module: module_name.clone(), function: function.to_owned(), reason };
+
+        let mut source = ArtifactSource::CompiledMissing;
+        let mut module = None;
+        if let Some(bytes) = cache.get(&key) {
+            match artifact::open(&bytes, &self.inner.identity, &wasm_hash) {
+                // SAFETY: the envelope proves the payload is the artifact this engine
+                // compiled from exactly these wasm bytes, unaltered.
+                Ok(payload) => match unsafe { engine::load(&self.inner.engine, payload) } {
+                    Ok(m) => {
+                        module = Some(m);
+                        source = ArtifactSource::Cache;
+                    }
+                    Err(reason) => source = ArtifactSource::CompiledReplacing { reason },
+                },
+                Err(stale) => source = ArtifactSource::CompiledReplacing { reason: format!("{stale:?}") },
+            }
+        }
+        let module = match module {
+            Some(m) => m,
+            None => {
+                let sealed = self.compile(package, function)?;
+                if let Err(e) = cache.put(&key, &sealed) {
+                    tracing::warn!(module = %module_name, function, error = %e, "could not cache a compiled artifact");
+                }
+                let payload = artifact::open(&sealed, &self.inner.identity, &wasm_hash)
+                    .map_err(|e| load_err(format!("{e:?}")))?;
+                // SAFETY: compiled just now by this engine's configuration.
+                unsafe { engine::load(&self.inner.engine, payload) }.map_err(load_err)?
+            }
+        };
+
+        let grants = package.grants(function);
+        let mut imports = Vec::new();
+        for import in module.imports() {
+            let not_granted = || Err(format!("{}.{}", import.module(), import.name()));
+            let Some((group, version)) = parse_import_module(import.module()) else {
+                imports.push(not_granted());
+                continue;
+            };
+            // Only granted groups are linked: anything else fails to instantiate.
+            if !grants.iter().any(|g| g.group == group && g.version == version) {
+                imports.push(not_granted());
+                continue;
+            }
+            let implementation =
+                self.inner.groups.get(&(group.to_string(), version)).ok_or_else(|| LoadError::MissingGroup {
+                    module: module_name.clone(),
+                    function: function.to_owned(),
+                    group: group.to_string(),
+                    version,
+                })?;
+            let def = implementation.def();
+            let Some(index) = def.functions.iter().position(|f| f.name == import.name()) else {
+                imports.push(not_granted());
+                continue;
+            };
+            let sig = &def.functions[index].signature;
+            imports.push(Ok(Binding {
+                group: implementation.clone(),
+                index,
+                ty: FunctionType::new(
+                    sig.params.iter().map(to_wasmer).collect::<Vec<_>>(),
+                    sig.results.iter().map(to_wasmer).collect::<Vec<_>>(),
+                ),
+            }));
+        }
+        Ok(LoadedFunction {
+            info: Arc::new(CallerInfo {
+                module: manifest.name.clone(),
+                version: manifest.version.clone(),
+                function: function.to_owned(),
+                grants: grants.to_vec().into(),
+            }),
+            module,
+            imports: imports.into(),
+            source,
+        })
+    }
+
+    /// Loads every function of a package.
+    pub fn load_all(
+        &self,
+        package: &ValidatedPackage,
+        cache: &dyn ArtifactCache,
+    ) -> Result<BTreeMap<String, LoadedFunction>, LoadError> {
+        package.manifest().functions.keys().map(|f| Ok((f.clone(), self.load(package, f, cache)?))).collect()
+    }
+
+    /// Calls a function with the default limits.
+    pub fn call(&self, function: &LoadedFunction, input: &[u8]) -> Result<CallOutcome, CallError> {
+        self.call_with(function, input, &CallOptions::default())
+    }
+
+    /// Calls a function with explicit limits and per-call data.
+    pub fn call_with(
+        &self,
+        function: &LoadedFunction,
+        input: &[u8],
+        options: &CallOptions,
+    ) -> Result<CallOutcome, CallError> {
+        let limits = options.limits.as_ref().unwrap_or(&self.inner.limits);
+        // (`limits` is Copy; the reference keeps the default path allocation-free.)
+        let nested = call::Nested { depth: 0, deadline: std::time::Instant::now() + limits.timeout };
+        self.call_nested(function, input, limits, options.data.clone(), nested)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A function importing `kv.get`, validated with `kv` granted.
+    fn kv_function(runtime: &Runtime) -> LoadedFunction {
+        let wat = r#"(module
+            (import "wasmod:kv@1" "get" (func (param i32 i32) (result i64)))
+            (memory (export "memory") 1)
+            (func (export "__wasmod_abi_v1"))
+            (func (export "wasmod_alloc") (param i32) (result i32) i32.const 1024)
+            (func (export "run") (param i32 i32) (result i64) (call 0 (i32.const 0) (i32.const 0))))"#;
+        let manifest =
+            r#"(name: "t/kv", version: "1.0.0", functions: { "run": (implements: "t.run", groups: ["kv"]) })"#;
+        let files = [("run.wasm".to_string(), wat::parse_str(wat).unwrap())].into_iter().collect();
+        let package = wasmod_manifest::Package::new(manifest, files).unwrap();
+        let policy = wasmod_host_abi::HostPolicy::new().with_subsystem("t.run", &["kv"], "");
+        let validated = wasmod_validator::validate_package(package, &policy).unwrap();
+        runtime.load(&validated, "run", &NoCache).unwrap()
+    }
+
+    struct NotFound;
+    impl HostGroup for NotFound {
+        fn def(&self) -> &wasmod_host_abi::GroupDef {
+            static KV: wasmod_host_abi::GroupDef = wasmod_host_abi::groups::KV;
+            &KV
+        }
+        fn call(&self, _: usize, _: &mut HostContext<'_>, _: &[HostValue]) -> Result<Option<HostValue>, HostError> {
+            Err(HostError::Status(wasmod_host_abi::abi::status::NOT_FOUND))
+        }
+    }
+
+    #[test]
+    fn an_ungranted_import_cannot_link() {
+        let runtime = Runtime::builder().group(Arc::new(NotFound)).build();
+        let granted = kv_function(&runtime);
+        // Granted: it links and runs (kv.get answers NOT_FOUND, which the guest returns
+        // as its packed result: an error region with a huge length, refused as output).
+        assert!(!matches!(runtime.call(&granted, b"").unwrap_err().kind, ErrorKind::Link { .. }));
+        // The same module with the grant withdrawn: the import is not linked at all.
+        let withdrawn = LoadedFunction { imports: vec![Err("wasmod:kv@1.get".to_string())].into(), ..granted };
+        let err = runtime.call(&withdrawn, b"").unwrap_err();
+        assert!(matches!(&err.kind, ErrorKind::Link { reason } if reason.contains("wasmod:kv@1.get")), "{err}");
+    }
+
+    #[test]
+    fn a_granted_group_without_implementation_fails_at_load() {
+        let runtime = Runtime::builder().build();
+        let wat = r#"(module
+            (import "wasmod:kv@1" "get" (func (param i32 i32) (result i64)))
+            (memory (export "memory") 1)
+            (func (export "__wasmod_abi_v1"))
+            (func (export "wasmod_alloc") (param i32) (result i32) i32.const 1024)
+            (func (export "run") (param i32 i32) (result i64) i64.const 0))"#;
+        let manifest =
+            r#"(name: "t/kv", version: "1.0.0", functions: { "run": (implements: "t.run", groups: ["kv"]) })"#;
+        let files = [("run.wasm".to_string(), wat::parse_str(wat).unwrap())].into_iter().collect();
+        let package = wasmod_manifest::Package::new(manifest, files).unwrap();
+        let policy = wasmod_host_abi::HostPolicy::new().with_subsystem("t.run", &["kv"], "");
+        let validated = wasmod_validator::validate_package(package, &policy).unwrap();
+        let err = runtime.load(&validated, "run", &NoCache).unwrap_err();
+        assert!(matches!(err, LoadError::MissingGroup { ref group, version: 1, .. } if group == "kv"), "{err}");
+    }
+}

@@ -1,0 +1,375 @@
+//! Pooled linear memories.
+//!
+//! Creating and destroying a wasmer memory maps and unmaps an 8 GiB reservation (the
+//! 4 GiB index space plus guard pages that let compiled code skip bounds checks). On
+//! these machines that is nearly the whole cost of a fresh instance, and `mmap`/`munmap`
+//! contend on the process's memory map, so two threads were slower than one.
+//!
+//! Instead, memories come from *slots*: reservations made once and reused. A slot keeps
+//! its reservation; only its accessible prefix (the memory's current size) is
+//! read-write, the rest stays `PROT_NONE`, so out-of-bounds accesses still trap exactly
+//! as in a fresh memory. When a memory is dropped its slot is zeroed before reuse: the
+//! resident pages are found with `mincore` and cleared with `memset` (touched pages stay
+//! resident, so the next call takes no page faults); when more than
+//! [`KEEP_RESIDENT_BYTES`] are resident the whole range is dropped with
+//! `madvise(MADV_DONTNEED)` instead. Either way the next user sees only zeros, so no
+//! call ever observes a byte an earlier call wrote.
+//!
+//! Slots are cached per thread (a memory is created and dropped on the thread that owns
+//! its `Store`), with a process-wide overflow list, so the hot path takes no lock and
+//! makes no `mmap`, `munmap` or `mprotect` call when a function is called repeatedly.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::ptr::NonNull;
+use std::sync::Mutex;
+
+use wasmer_types::{MemoryError, MemoryStyle, MemoryType, Pages};
+use wasmer_vm::{LinearMemory, VMMemoryDefinition};
+
+const WASM_PAGE: usize = 65536;
+/// What a static-style memory needs reserved: the 4 GiB index space plus wasmer's offset
+/// guard (4 GiB and one wasm page).
+const SLOT_RESERVE: usize = (1 << 32) + (1 << 32) + WASM_PAGE;
+/// Up to this many resident bytes are zeroed in place; beyond, the range is discarded.
+pub(crate) const KEEP_RESIDENT_BYTES: usize = 1 << 20;
+/// Slots kept per thread.
+const LOCAL_SLOTS: usize = 8;
+/// Idle slots kept process-wide.
+const GLOBAL_SLOTS: usize = 64;
+
+fn os_page() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if size > 0 { size as usize } else { 4096 }
+}
+
+fn check(rc: libc::c_int) -> io::Result<()> {
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+/// One reservation of [`SLOT_RESERVE`] bytes, of which `accessible` are read-write and
+/// all are zero whenever the slot is idle.
+#[derive(Debug)]
+struct Slot {
+    base: NonNull<u8>,
+    accessible: usize,
+}
+
+// SAFETY: a slot is an exclusively owned address range; moving it between threads is
+// fine (it is only ever used by one thread at a time).
+unsafe impl Send for Slot {}
+
+impl Slot {
+    fn reserve() -> io::Result<Slot> {
+        // SAFETY: a fresh anonymous mapping at an address of the kernel's choosing.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                SLOT_RESERVE,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        // Huge pages would turn one touched byte into 2 MiB to zero on every call.
+        // SAFETY: the range was just mapped; the advice is only a hint.
+        unsafe { libc::madvise(ptr, SLOT_RESERVE, libc::MADV_NOHUGEPAGE) };
+        Ok(Slot { base: NonNull::new(ptr.cast()).expect("mmap never returns null on success"), accessible: 0 })
+    }
+
+    /// Makes exactly the first `bytes` read-write.
+    fn set_accessible(&mut self, bytes: usize) -> io::Result<()> {
+        let base = self.base.as_ptr();
+        if bytes > self.accessible {
+            // SAFETY: the range lies inside our reservation.
+            check(unsafe {
+                libc::mprotect(
+                    base.add(self.accessible).cast(),
+                    bytes - self.accessible,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                )
+            })?;
+        } else if bytes < self.accessible {
+            let tail = self.accessible - bytes;
+            // SAFETY: the range lies inside our reservation; discarding keeps it zero.
+            check(unsafe { libc::madvise(base.add(bytes).cast(), tail, libc::MADV_DONTNEED) })?;
+            // SAFETY: as above.
+            check(unsafe { libc::mprotect(base.add(bytes).cast(), tail, libc::PROT_NONE) })?;
+        }
+        self.accessible = bytes;
+        Ok(())
+    }
+
+    /// Zeroes the accessible range (see the module docs).
+    fn clear(&mut self) -> io::Result<()> {
+        if self.accessible == 0 {
+            return Ok(());
+        }
+        let page = os_page();
+        let pages = self.accessible.div_ceil(page);
+        let base = self.base.as_ptr();
+        let mut resident = vec![0u8; pages];
+        // SAFETY: the range is mapped and `resident` has one byte per page.
+        check(unsafe { libc::mincore(base.cast(), self.accessible, resident.as_mut_ptr().cast()) })?;
+        let count = resident.iter().filter(|r| **r & 1 != 0).count();
+        if count * page > KEEP_RESIDENT_BYTES {
+            // SAFETY: the range is ours; discarding anonymous private pages zeroes them.
+            return check(unsafe { libc::madvise(base.cast(), self.accessible, libc::MADV_DONTNEED) });
+        }
+        let mut i = 0;
+        while i < pages {
+            if resident[i] & 1 == 0 {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < pages && resident[i] & 1 != 0 {
+                i += 1;
+            }
+            let from = start * page;
+            let to = (i * page).min(self.accessible);
+            // SAFETY: a read-write part of our reservation, not referenced by anyone.
+            unsafe { std::ptr::write_bytes(base.add(from), 0, to - from) };
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // SAFETY: unmapping our own reservation; nothing points into it any more.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), SLOT_RESERVE) };
+    }
+}
+
+static GLOBAL: Mutex<Vec<Slot>> = Mutex::new(Vec::new());
+
+/// Per-thread idle slots; returned to the global list when the thread exits.
+struct LocalSlots(Vec<Slot>);
+
+impl Drop for LocalSlots {
+    fn drop(&mut self) {
+        if let Ok(mut global) = GLOBAL.lock() {
+            while let Some(slot) = self.0.pop() {
+                if global.len() < GLOBAL_SLOTS {
+                    global.push(slot);
+                }
+            }
+        }
+    }
+}
+
+thread_local! {
+    static LOCAL: RefCell<LocalSlots> = const { RefCell::new(LocalSlots(Vec::new())) };
+    static CALL: Cell<CallMemory> = const { Cell::new(CallMemory { limit_pages: u32::MAX, denied: false }) };
+}
+
+/// The memory limit of the call running on this thread, and whether a `memory.grow`
+/// was refused because of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CallMemory {
+    pub limit_pages: u32,
+    pub denied: bool,
+}
+
+/// Sets the current thread's call memory state, returning the previous one (restore it
+/// after the call: calls nest when a module calls another).
+pub(crate) fn enter_call(limit_pages: u32) -> CallMemory {
+    CALL.replace(CallMemory { limit_pages, denied: false })
+}
+
+/// Restores the previous state, returning the one of the call that ends.
+pub(crate) fn leave_call(previous: CallMemory) -> CallMemory {
+    CALL.replace(previous)
+}
+
+fn checkout(bytes: usize) -> io::Result<Slot> {
+    let local = LOCAL.with(|l| {
+        let mut l = l.borrow_mut();
+        let slots = &mut l.0;
+        match slots.iter().position(|s| s.accessible == bytes) {
+            Some(i) => Some(slots.swap_remove(i)),
+            None => slots.pop(),
+        }
+    });
+    let mut slot = match local {
+        Some(s) => s,
+        None => match GLOBAL.lock().ok().and_then(|mut g| g.pop()) {
+            Some(s) => s,
+            None => Slot::reserve()?,
+        },
+    };
+    slot.set_accessible(bytes)?;
+    Ok(slot)
+}
+
+fn give_back(mut slot: Slot) {
+    if slot.clear().is_err() {
+        // Could not prove it zero: never reuse it.
+        return;
+    }
+    let overflow = LOCAL.try_with(|l| {
+        let mut l = l.borrow_mut();
+        if l.0.len() < LOCAL_SLOTS {
+            l.0.push(slot);
+            None
+        } else {
+            Some(slot)
+        }
+    });
+    let overflow = match overflow {
+        Ok(o) => o,
+        // The thread is exiting: its cache is gone; the slot is unmapped.
+        Err(_) => return,
+    };
+    if let Some(slot) = overflow
+        && let Ok(mut global) = GLOBAL.lock()
+        && global.len() < GLOBAL_SLOTS
+    {
+        global.push(slot);
+    }
+}
+
+/// A linear memory living in a pooled slot.
+#[derive(Debug)]
+pub(crate) struct PooledMemory {
+    slot: Option<Slot>,
+    definition: NonNull<VMMemoryDefinition>,
+    ty: MemoryType,
+    pages: u32,
+    limit: u32,
+}
+
+// SAFETY: the memory is owned by one instance; the raw pointers refer to its slot and to
+// its definition inside the instance's VMContext, both valid for the memory's lifetime.
+unsafe impl Send for PooledMemory {}
+// SAFETY: as above; wasmer requires Sync for memories and never mutates them through
+// shared references concurrently (our instances are single-threaded).
+unsafe impl Sync for PooledMemory {}
+
+impl PooledMemory {
+    /// Creates a memory of `ty.minimum` pages for a VM-owned definition.
+    ///
+    /// # Safety
+    /// `definition` must point to the instance's memory definition and stay valid for
+    /// the memory's lifetime.
+    pub(crate) unsafe fn new(ty: &MemoryType, definition: NonNull<VMMemoryDefinition>) -> Result<Self, MemoryError> {
+        let call = CALL.get();
+        let limit = ty.maximum.map_or(call.limit_pages, |m| m.0.min(call.limit_pages)).min(Pages::max_value().0);
+        if ty.minimum.0 > limit {
+            CALL.set(CallMemory { denied: true, ..call });
+            return Err(MemoryError::MinimumMemoryTooLarge { min_requested: ty.minimum, max_allowed: Pages(limit) });
+        }
+        let bytes = ty.minimum.0 as usize * WASM_PAGE;
+        let slot = checkout(bytes).map_err(|e| MemoryError::Region(e.to_string()))?;
+        // SAFETY: per the contract, `definition` is valid and ours to write.
+        unsafe {
+            let d = &mut *definition.as_ptr();
+            d.base = slot.base.as_ptr();
+            d.current_length = bytes;
+        }
+        Ok(PooledMemory { slot: Some(slot), definition, ty: *ty, pages: ty.minimum.0, limit })
+    }
+}
+
+impl LinearMemory for PooledMemory {
+    fn ty(&self) -> MemoryType {
+        MemoryType { minimum: Pages(self.pages), ..self.ty }
+    }
+
+    fn size(&self) -> Pages {
+        Pages(self.pages)
+    }
+
+    fn style(&self) -> MemoryStyle {
+        MemoryStyle::Static
+    }
+
+    fn grow(&mut self, delta: Pages) -> Result<Pages, MemoryError> {
+        let previous = Pages(self.pages);
+        let denied = || MemoryError::CouldNotGrow { current: previous, attempted_delta: delta };
+        let new = self.pages.checked_add(delta.0).ok_or_else(denied)?;
+        if new > self.limit {
+            let call = CALL.get();
+            CALL.set(CallMemory { denied: true, ..call });
+            return Err(denied());
+        }
+        if delta.0 == 0 {
+            return Ok(previous);
+        }
+        let slot = self.slot.as_mut().expect("a live memory has its slot");
+        slot.set_accessible(new as usize * WASM_PAGE).map_err(|e| MemoryError::Region(e.to_string()))?;
+        self.pages = new;
+        // SAFETY: the definition is valid for the memory's lifetime.
+        unsafe { (*self.definition.as_ptr()).current_length = new as usize * WASM_PAGE };
+        Ok(previous)
+    }
+
+    fn vmmemory(&self) -> NonNull<VMMemoryDefinition> {
+        self.definition
+    }
+
+    fn try_clone(&self) -> Result<Box<dyn LinearMemory + Send + Sync + 'static>, MemoryError> {
+        Err(MemoryError::Generic("pooled memories cannot be cloned".into()))
+    }
+
+    fn copy(&self) -> Result<Box<dyn LinearMemory + Send + Sync + 'static>, MemoryError> {
+        Err(MemoryError::Generic("pooled memories cannot be copied".into()))
+    }
+}
+
+impl Drop for PooledMemory {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            give_back(slot);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_come_back_zeroed_and_keep_guard_pages() {
+        let mut slot = checkout(2 * WASM_PAGE).unwrap();
+        let base = slot.base.as_ptr();
+        // SAFETY: the first two wasm pages are read-write.
+        unsafe {
+            base.write(7);
+            base.add(WASM_PAGE + 5).write(9);
+        }
+        slot.clear().unwrap();
+        // SAFETY: still read-write.
+        unsafe {
+            assert_eq!(base.read(), 0);
+            assert_eq!(base.add(WASM_PAGE + 5).read(), 0);
+        }
+        slot.set_accessible(WASM_PAGE).unwrap();
+        assert_eq!(slot.accessible, WASM_PAGE);
+        let mut resident = vec![0u8; 2 * WASM_PAGE / os_page()];
+        // SAFETY: the whole range is still mapped (only its protection changed).
+        unsafe { libc::mincore(base.cast(), 2 * WASM_PAGE, resident.as_mut_ptr().cast()) };
+        assert!(resident[WASM_PAGE / os_page()..].iter().all(|r| r & 1 == 0), "shrinking discards the tail");
+        give_back(slot);
+    }
+
+    #[test]
+    fn large_resident_sets_are_discarded_not_memset() {
+        let mut slot = checkout(32 * WASM_PAGE).unwrap();
+        // SAFETY: 2 MiB read-write.
+        unsafe { std::ptr::write_bytes(slot.base.as_ptr(), 1, 32 * WASM_PAGE) };
+        slot.clear().unwrap();
+        let mut resident = vec![0u8; 32 * WASM_PAGE / os_page()];
+        // SAFETY: mapped range.
+        unsafe { libc::mincore(slot.base.as_ptr().cast(), 32 * WASM_PAGE, resident.as_mut_ptr().cast()) };
+        assert!(resident.iter().all(|r| r & 1 == 0));
+        // SAFETY: read-write.
+        assert_eq!(unsafe { slot.base.as_ptr().add(12345).read() }, 0);
+    }
+}
