@@ -1,7 +1,7 @@
 //! The wasmod runtime: the only crate that knows wasmer.
 //!
 //! - **Compile and cache.** [`Runtime::load`] takes a function of a
-//!   [`ValidatedPackage`](wasmod_validator::ValidatedPackage), looks for its compiled
+//!   [`wasmod_validator::ValidatedPackage`], looks for its compiled
 //!   artifact in an [`ArtifactCache`], verifies it (engine identity, hash of the wasm,
 //!   hash of the payload) before the `unsafe` deserialization, and otherwise compiles it
 //!   with Cranelift and a fresh metering middleware, then caches it. Stale or corrupt
