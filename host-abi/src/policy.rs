@@ -71,6 +71,11 @@ pub struct HostPolicy {
     /// Install-time limits.
     #[serde(default)]
     pub limits: Limits,
+    /// What a subsystem that is not listed may use. `None` (the default) refuses
+    /// functions implementing unlisted subsystems; a development host can set it to
+    /// accept any subsystem name.
+    #[serde(default)]
+    pub any_subsystem: Option<SubsystemDef>,
 }
 
 fn all_standard_group_names() -> Vec<String> {
@@ -85,6 +90,17 @@ impl HostPolicy {
             custom_groups: Vec::new(),
             subsystems: BTreeMap::new(),
             limits: Limits::default(),
+            any_subsystem: None,
+        }
+    }
+
+    /// A permissive policy for development: every standard group offered, and any
+    /// subsystem (listed or not) may use all of them.
+    pub fn development() -> Self {
+        let groups = all_standard_group_names();
+        HostPolicy {
+            any_subsystem: Some(SubsystemDef { groups, doc: "any subsystem (development policy)".into() }),
+            ..HostPolicy::new()
         }
     }
 
@@ -116,9 +132,9 @@ impl HostPolicy {
         self.standard_groups.iter().filter_map(|n| standard_group(n)).chain(self.custom_groups.iter())
     }
 
-    /// Looks up a subsystem.
+    /// Looks up a subsystem (falling back to [`any_subsystem`](Self::any_subsystem)).
     pub fn subsystem(&self, name: &str) -> Option<&SubsystemDef> {
-        self.subsystems.get(name)
+        self.subsystems.get(name).or(self.any_subsystem.as_ref())
     }
 
     /// Checks that the policy itself is coherent; returns every problem found.
@@ -144,6 +160,13 @@ impl HostPolicy {
             for f in g.functions.iter() {
                 if !fns.insert(&f.name) {
                     problems.push(format!("custom group `{}`: function `{}` is defined twice", g.name, f.name));
+                }
+            }
+        }
+        if let Some(any) = &self.any_subsystem {
+            for g in &any.groups {
+                if self.group(g).is_none() {
+                    problems.push(format!("any_subsystem allows group `{g}`, which this policy does not offer"));
                 }
             }
         }
@@ -214,6 +237,14 @@ mod tests {
         p.standard_groups.push("fs".into());
         let problems = p.check().unwrap_err();
         assert_eq!(problems.len(), 4, "{problems:#?}");
+    }
+
+    #[test]
+    fn development_policy_accepts_any_subsystem() {
+        let p = HostPolicy::development();
+        p.check().unwrap();
+        assert_eq!(p.subsystem("anything.at.all").unwrap().groups.len(), STANDARD_GROUPS.len());
+        assert!(HostPolicy::new().subsystem("anything").is_none());
     }
 
     #[test]

@@ -92,6 +92,7 @@
 //! |---|---|
 //! | no parameter / `()` | input ignored / empty output |
 //! | `Vec<u8>`, or `&[u8]` as input | the bytes themselves |
+//! | [`Json<T>`](Json) (feature `json`, default) | the JSON text of `T` |
 //! | any other `serde` type | [postcard](https://docs.rs/postcard) encoding |
 //!
 //! postcard is compact, deterministic and well kept; hosts and other languages read it
@@ -127,6 +128,45 @@ mod sys;
 pub mod __private;
 
 pub use error::{Error, Result};
+
+/// A JSON-encoded input or output (feature `json`, on by default): a parameter or result
+/// of type `Json<T>` crosses the boundary as the JSON text of `T`, which makes a
+/// function easy to call from a shell (`wasmod call m f --data '{"a":1}'`).
+///
+/// ```no_run
+/// use wasmod_sdk::{Json, Result, function};
+/// #[derive(serde::Deserialize)]
+/// pub struct Order { sku: String, quantity: u32 }
+/// #[derive(serde::Serialize)]
+/// pub struct Receipt { total_cents: u64 }
+///
+/// #[function]
+/// pub fn place(Json(order): Json<Order>) -> Result<Json<Receipt>> {
+///     Ok(Json(Receipt { total_cents: u64::from(order.quantity) * 250 }))
+/// }
+/// ```
+#[cfg(feature = "json")]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Json<T>(pub T);
+
+#[cfg(feature = "json")]
+impl<T: serde::de::DeserializeOwned> Json<T> {
+    #[doc(hidden)]
+    pub fn __decode(function: &str, bytes: &[u8]) -> Result<Self> {
+        serde_json::from_slice(bytes).map(Json).map_err(|e| {
+            Error::msg(format!("`{function}`: the input is not JSON of `{}`: {e}", std::any::type_name::<T>()))
+        })
+    }
+}
+
+#[cfg(feature = "json")]
+impl<T: serde::Serialize> Json<T> {
+    #[doc(hidden)]
+    pub fn __encode(&self, function: &str) -> Result<Vec<u8>> {
+        serde_json::to_vec(&self.0)
+            .map_err(|e| Error::msg(format!("`{function}`: cannot encode the output as JSON: {e}")))
+    }
+}
 pub use wasmod_host_abi::ConfigValue;
 
 /// Exports a function as a wasmod module function.

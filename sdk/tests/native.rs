@@ -16,6 +16,26 @@ fn upper(input: &[u8]) -> Vec<u8> {
 #[function]
 fn nothing() {}
 
+#[derive(serde::Deserialize, serde::Serialize, Debug, PartialEq)]
+struct Pair {
+    a: i64,
+    b: i64,
+}
+
+#[function]
+fn sum(wasmod_sdk::Json(p): wasmod_sdk::Json<Pair>) -> Result<wasmod_sdk::Json<i64>> {
+    Ok(wasmod_sdk::Json(p.a + p.b))
+}
+
+#[test]
+fn json_wrapper_decodes_and_encodes() {
+    let wasmod_sdk::Json(p) = wasmod_sdk::Json::<Pair>::__decode("sum", br#"{"a":1,"b":2}"#).unwrap();
+    assert_eq!(sum(wasmod_sdk::Json(p)).unwrap(), wasmod_sdk::Json(3));
+    assert_eq!(wasmod_sdk::Json(3).__encode("sum").unwrap(), b"3");
+    let err = wasmod_sdk::Json::<Pair>::__decode("sum", b"{").unwrap_err();
+    assert!(err.message().contains("`sum`") && err.message().contains("JSON"), "{err}");
+}
+
 #[test]
 fn functions_stay_callable() {
     assert_eq!(double(21).unwrap(), 42);

@@ -106,6 +106,21 @@ pub enum PolicyError {
     Incoherent(Vec<String>),
 }
 
+/// The imports of a wasm file as `(module, name)` pairs, in order (for tools such as
+/// `wasmod inspect`). Fails with the parser's message on invalid wasm.
+pub fn function_imports(wasm: &[u8]) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        if let wasmparser::Payload::ImportSection(section) = payload.map_err(|e| e.to_string())? {
+            for import in section.into_imports() {
+                let import = import.map_err(|e| e.to_string())?;
+                out.push((import.module.to_string(), import.name.to_string()));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Loads a host policy from RON text and checks its coherence. The format is the
 /// serde form of [`HostPolicy`]:
 ///

@@ -25,6 +25,8 @@ enum Shape {
     Bytes,
     /// `&[u8]`: the bytes, borrowed (inputs only).
     BytesRef,
+    /// `Json<T>`: JSON text.
+    Json,
     /// Anything else: postcard.
     Encoded,
 }
@@ -49,6 +51,7 @@ fn shape_of(ty: &Type) -> Shape {
                         _ => Shape::Encoded,
                     }
                 }
+                PathArguments::AngleBracketed(args) if last.ident == "Json" && args.args.len() == 1 => Shape::Json,
                 _ => Shape::Encoded,
             }
         }
@@ -93,6 +96,7 @@ fn expand(attr: TokenStream2, func: ItemFn) -> syn::Result<TokenStream2> {
                 Shape::Unit => quote! { #name(()) },
                 Shape::Bytes => quote! { #name(input) },
                 Shape::BytesRef => quote! { #name(&input) },
+                Shape::Json => quote! { #name(<#ty>::__decode(#export, &input)?) },
                 Shape::Encoded => quote! {
                     #name(::wasmod_sdk::__private::decode_input::<#ty>(#export, &input)?)
                 },
@@ -120,6 +124,7 @@ fn expand(attr: TokenStream2, func: ItemFn) -> syn::Result<TokenStream2> {
         Some(Shape::BytesRef) => {
             return Err(syn::Error::new_spanned(&sig.output, "return `Vec<u8>`, not a borrowed slice"));
         }
+        Some(Shape::Json) => quote! { (#value).__encode(#export) },
         Some(Shape::Encoded) => quote! { ::wasmod_sdk::__private::encode_output(#export, &#value) },
     };
 

@@ -1,0 +1,159 @@
+//! An activation: the modules an application asked for plus their dependencies, resolved,
+//! configured, initialised in dependency order, and ready to call.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use wasmod_host_abi::ConfigValue;
+use wasmod_manifest::{Manifest, ModuleName};
+use wasmod_resolver::Plan;
+use wasmod_runtime::{CallLimits, CallOptions, CallOutcome, LoadedFunction, Runtime};
+
+use crate::Error;
+use crate::config::{ConfigState, Provenance};
+use crate::kv::{Kv, KvError, Writes};
+
+/// One active module.
+#[derive(Debug)]
+pub(crate) struct ActiveModule {
+    pub manifest: Manifest,
+    pub functions: BTreeMap<String, LoadedFunction>,
+}
+
+/// While hooks run: whose `init` is running, and the `kv` writes of the activation so
+/// far (applied only if every hook succeeds).
+#[derive(Debug, Default)]
+pub(crate) struct InitPhase {
+    pub running: Option<(ModuleName, String)>,
+    pub overlay: Writes,
+}
+
+/// What the standard groups see of an activation.
+#[derive(Debug)]
+pub(crate) struct ActivationState {
+    pub kv: Arc<Kv>,
+    pub modules: BTreeMap<ModuleName, ActiveModule>,
+    pub config: RwLock<ConfigState>,
+    pub init: Mutex<Option<InitPhase>>,
+}
+
+impl ActivationState {
+    /// Whether `caller` declares `module` as a dependency.
+    pub(crate) fn depends_on(&self, caller: &ModuleName, module: &str) -> bool {
+        self.modules.get(caller).is_some_and(|m| m.manifest.dependencies.contains_key(module))
+    }
+
+    /// Whether `function` of `module` is the init hook running now.
+    pub(crate) fn in_init_of(&self, module: &ModuleName, function: &str) -> bool {
+        self.init
+            .lock()
+            .ok()
+            .and_then(|phase| phase.as_ref().and_then(|p| p.running.clone()))
+            .is_some_and(|(m, f)| &m == module && f == function)
+    }
+
+    pub(crate) fn function(&self, module: &str, function: &str) -> Option<LoadedFunction> {
+        self.modules.get(module).and_then(|m| m.functions.get(function)).cloned()
+    }
+
+    pub(crate) fn kv_get(&self, module: &str, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
+        if let Ok(phase) = self.init.lock()
+            && let Some(phase) = phase.as_ref()
+            && let Some(pending) = phase.overlay.get(&(module.to_owned(), key.to_vec()))
+        {
+            return Ok(pending.clone());
+        }
+        self.kv.get(module, key)
+    }
+
+    pub(crate) fn kv_set(&self, module: &str, key: &[u8], value: Option<Vec<u8>>) -> Result<(), KvError> {
+        if let Ok(mut phase) = self.init.lock()
+            && let Some(phase) = phase.as_mut()
+        {
+            phase.overlay.insert((module.to_owned(), key.to_vec()), value);
+            return Ok(());
+        }
+        match value {
+            Some(v) => self.kv.set(module, key, &v),
+            None => self.kv.delete(module, key).map(|_| ()),
+        }
+    }
+
+    pub(crate) fn kv_list(&self, module: &str, prefix: &[u8]) -> Result<Vec<Vec<u8>>, KvError> {
+        let mut keys: std::collections::BTreeSet<Vec<u8>> = self.kv.list(module, prefix)?.into_iter().collect();
+        if let Ok(phase) = self.init.lock()
+            && let Some(phase) = phase.as_ref()
+        {
+            for ((m, k), v) in &phase.overlay {
+                if m == module && k.starts_with(prefix) {
+                    if v.is_some() {
+                        keys.insert(k.clone());
+                    } else {
+                        keys.remove(k);
+                    }
+                }
+            }
+        }
+        Ok(keys.into_iter().collect())
+    }
+}
+
+/// Active modules, ready to call. Create one with [`Host::activate`](crate::Host::activate).
+/// Cheap to clone; calls may run from many threads at once.
+#[derive(Clone, Debug)]
+pub struct Activation {
+    pub(crate) state: Arc<ActivationState>,
+    pub(crate) plan: Plan,
+    pub(crate) runtime: Runtime,
+}
+
+impl Activation {
+    /// The resolved plan: modules in initialisation order.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The manifest of an active module.
+    pub fn manifest(&self, module: &str) -> Option<&Manifest> {
+        self.state.modules.get(module).map(|m| &m.manifest)
+    }
+
+    /// A config value of an active module and who set it.
+    pub fn config(&self, module: &str, key: &str) -> Option<(ConfigValue, Provenance)> {
+        self.state.config.read().ok()?.get(module, key).cloned()
+    }
+
+    /// Every config value with its provenance: `(module, key, value, provenance)`.
+    pub fn config_entries(&self) -> Vec<(ModuleName, String, ConfigValue, Provenance)> {
+        match self.state.config.read() {
+            Ok(c) => c.entries().map(|(m, k, v, p)| (m.clone(), k.to_owned(), v.clone(), p.clone())).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Calls `function` of `module` with the runtime's default limits.
+    pub fn call(&self, module: &str, function: &str, input: &[u8]) -> Result<CallOutcome, Error> {
+        self.call_with(module, function, input, None)
+    }
+
+    /// Calls with explicit limits.
+    pub fn call_with(
+        &self,
+        module: &str,
+        function: &str,
+        input: &[u8],
+        limits: Option<CallLimits>,
+    ) -> Result<CallOutcome, Error> {
+        let active = self.state.modules.get(module).ok_or_else(|| Error::NotActive {
+            module: module.to_owned(),
+            active: self.state.modules.keys().map(|m| m.to_string()).collect::<Vec<_>>().join(", "),
+        })?;
+        let f = active.functions.get(function).ok_or_else(|| Error::NoSuchFunction {
+            module: module.to_owned(),
+            function: function.to_owned(),
+            available: active.functions.keys().cloned().collect::<Vec<_>>().join(", "),
+        })?;
+        let options = CallOptions { limits, data: Some(self.state.clone()) };
+        self.runtime.call_with(f, input, &options).map_err(|e| Error::Call(Box::new(e)))
+    }
+}

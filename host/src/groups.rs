@@ -1,0 +1,282 @@
+//! The standard host-function groups: `log`, `config`, `clock`, `random`, `kv`,
+//! `modules`. Signatures come from `wasmod_host_abi::groups`; this is what they do.
+//!
+//! Every group reads the activation it serves from the call's data, so a module only
+//! ever sees its own config, its own `kv` namespace and the modules it declared as
+//! dependencies.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use wasmod_host_abi::abi::{CALL_ERR, CALL_OK, status};
+use wasmod_host_abi::{ConfigValue, GroupDef, groups};
+use wasmod_runtime::{ErrorKind, HostContext, HostError, HostGroup, HostValue};
+
+use crate::activation::ActivationState;
+use crate::kv::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
+
+/// The standard groups, ready to register with a runtime.
+pub(crate) fn standard() -> Vec<Arc<dyn HostGroup>> {
+    vec![
+        Arc::new(Log(groups::LOG)),
+        Arc::new(Config(groups::CONFIG)),
+        Arc::new(Clock(groups::CLOCK)),
+        Arc::new(Random(groups::RANDOM)),
+        Arc::new(Kv(groups::KV)),
+        Arc::new(Modules(groups::MODULES)),
+    ]
+}
+
+/// The longest log line kept; longer ones are cut.
+const MAX_LOG_BYTES: usize = 16 << 10;
+/// The most random bytes one `random.fill` returns.
+const MAX_RANDOM_BYTES: i32 = 1 << 20;
+
+fn arg(args: &[HostValue], i: usize) -> Result<i32, HostError> {
+    args.get(i).and_then(|v| v.i32()).ok_or_else(|| HostError::Trap(format!("argument {i} is not an i32")))
+}
+
+fn state(cx: &HostContext<'_>) -> Result<Arc<ActivationState>, HostError> {
+    cx.data_arc::<ActivationState>()
+        .ok_or_else(|| HostError::Trap("wasmod's standard groups only work inside an activation".into()))
+}
+
+fn status64(code: i32) -> Result<Option<HostValue>, HostError> {
+    Ok(Some(HostValue::I64(i64::from(code))))
+}
+
+fn storage_failure(what: &str, e: impl std::fmt::Display) -> HostError {
+    tracing::error!(error = %e, "kv {what} failed");
+    HostError::Status(status::FAILED)
+}
+
+struct Log(GroupDef);
+
+impl HostGroup for Log {
+    fn def(&self) -> &GroupDef {
+        &self.0
+    }
+
+    fn call(&self, _: usize, cx: &mut HostContext<'_>, args: &[HostValue]) -> Result<Option<HostValue>, HostError> {
+        let level = arg(args, 0)?;
+        let len = arg(args, 2)?.clamp(0, MAX_LOG_BYTES as i32);
+        let bytes = cx.read(arg(args, 1)?, len)?;
+        let message = String::from_utf8_lossy(&bytes);
+        let caller = cx.caller();
+        let (module, function) = (caller.module.as_str(), caller.function.as_str());
+        match level {
+            i32::MIN..=0 => tracing::trace!(target: "wasmod::guest", module, function, "{message}"),
+            1 => tracing::debug!(target: "wasmod::guest", module, function, "{message}"),
+            2 => tracing::info!(target: "wasmod::guest", module, function, "{message}"),
+            3 => tracing::warn!(target: "wasmod::guest", module, function, "{message}"),
+            _ => tracing::error!(target: "wasmod::guest", module, function, "{message}"),
+        }
+        Ok(None)
+    }
+}
+
+struct Config(GroupDef);
+
+impl Config {
+    fn reply(cx: &mut HostContext<'_>, value: Option<ConfigValue>) -> Result<Option<HostValue>, HostError> {
+        match value {
+            Some(v) => {
+                let bytes = wasmod_host_abi::wire::encode(&v).map_err(|e| HostError::Trap(e.to_string()))?;
+                Ok(Some(HostValue::I64(cx.return_bytes(&bytes)?)))
+            }
+            None => status64(status::NOT_FOUND),
+        }
+    }
+}
+
+impl HostGroup for Config {
+    fn def(&self) -> &GroupDef {
+        &self.0
+    }
+
+    fn call(
+        &self,
+        function: usize,
+        cx: &mut HostContext<'_>,
+        args: &[HostValue],
+    ) -> Result<Option<HostValue>, HostError> {
+        let state = state(cx)?;
+        let caller = cx.caller().clone();
+        match self.0.functions[function].name.as_ref() {
+            "get" => {
+                let key = cx.read_str(arg(args, 0)?, arg(args, 1)?)?;
+                let value = state
+                    .config
+                    .read()
+                    .map_err(|_| HostError::Trap("config lock poisoned".into()))?
+                    .get(caller.module.as_str(), &key)
+                    .map(|(v, _)| v.clone());
+                Self::reply(cx, value)
+            }
+            "get_from" => {
+                let module = cx.read_str(arg(args, 0)?, arg(args, 1)?)?;
+                let key = cx.read_str(arg(args, 2)?, arg(args, 3)?)?;
+                if !state.depends_on(&caller.module, &module) {
+                    return status64(status::DENIED);
+                }
+                let value = state
+                    .config
+                    .read()
+                    .map_err(|_| HostError::Trap("config lock poisoned".into()))?
+                    .get(&module, &key)
+                    .map(|(v, _)| v.clone());
+                Self::reply(cx, value)
+            }
+            "set" => {
+                let key = cx.read_str(arg(args, 0)?, arg(args, 1)?)?;
+                let bytes = cx.read(arg(args, 2)?, arg(args, 3)?)?;
+                let Ok(value) = wasmod_host_abi::wire::decode::<ConfigValue>(&bytes) else {
+                    return Ok(Some(HostValue::I32(status::INVALID)));
+                };
+                if !state.in_init_of(&caller.module, &caller.function) {
+                    return Ok(Some(HostValue::I32(status::DENIED)));
+                }
+                let mut config = state.config.write().map_err(|_| HostError::Trap("config lock poisoned".into()))?;
+                Ok(Some(HostValue::I32(match config.set_from_init(&caller.module, &key, value) {
+                    Ok(()) => status::OK,
+                    Err(reason) => {
+                        tracing::warn!(module = %caller.module, reason, "config.set refused");
+                        status::INVALID
+                    }
+                })))
+            }
+            other => Err(HostError::Trap(format!("config has no function {other}"))),
+        }
+    }
+}
+
+struct Clock(GroupDef);
+
+fn process_start() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+impl HostGroup for Clock {
+    fn def(&self) -> &GroupDef {
+        &self.0
+    }
+
+    fn call(&self, function: usize, _: &mut HostContext<'_>, _: &[HostValue]) -> Result<Option<HostValue>, HostError> {
+        let nanos = match self.0.functions[function].name.as_ref() {
+            "now_unix_nanos" => SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()),
+            _ => process_start().elapsed().as_nanos(),
+        };
+        Ok(Some(HostValue::I64(i64::try_from(nanos).unwrap_or(i64::MAX))))
+    }
+}
+
+struct Random(GroupDef);
+
+impl HostGroup for Random {
+    fn def(&self) -> &GroupDef {
+        &self.0
+    }
+
+    fn call(&self, _: usize, cx: &mut HostContext<'_>, args: &[HostValue]) -> Result<Option<HostValue>, HostError> {
+        let (ptr, len) = (arg(args, 0)?, arg(args, 1)?);
+        if !(0..=MAX_RANDOM_BYTES).contains(&len) {
+            return Ok(Some(HostValue::I32(status::LIMIT)));
+        }
+        let mut buf = vec![0u8; len as usize];
+        getrandom::fill(&mut buf).map_err(|e| HostError::Trap(format!("the OS random source failed: {e}")))?;
+        cx.write(ptr, &buf)?;
+        Ok(Some(HostValue::I32(status::OK)))
+    }
+}
+
+struct Kv(GroupDef);
+
+impl HostGroup for Kv {
+    fn def(&self) -> &GroupDef {
+        &self.0
+    }
+
+    fn call(
+        &self,
+        function: usize,
+        cx: &mut HostContext<'_>,
+        args: &[HostValue],
+    ) -> Result<Option<HostValue>, HostError> {
+        let state = state(cx)?;
+        let module = cx.caller().module.to_string();
+        let key = cx.read(arg(args, 0)?, arg(args, 1)?)?;
+        let name = self.0.functions[function].name.as_ref();
+        if key.len() > MAX_KEY_BYTES && name != "list" {
+            return match name {
+                "get" => status64(status::LIMIT),
+                _ => Ok(Some(HostValue::I32(status::LIMIT))),
+            };
+        }
+        match name {
+            "get" => match state.kv_get(&module, &key).map_err(|e| storage_failure("get", e))? {
+                Some(v) => Ok(Some(HostValue::I64(cx.return_bytes(&v)?))),
+                None => status64(status::NOT_FOUND),
+            },
+            "set" => {
+                let value = cx.read(arg(args, 2)?, arg(args, 3)?)?;
+                if value.len() > MAX_VALUE_BYTES {
+                    return Ok(Some(HostValue::I32(status::LIMIT)));
+                }
+                state.kv_set(&module, &key, Some(value)).map_err(|e| storage_failure("set", e))?;
+                Ok(Some(HostValue::I32(status::OK)))
+            }
+            "delete" => {
+                let existed = state.kv_get(&module, &key).map_err(|e| storage_failure("delete", e))?.is_some();
+                state.kv_set(&module, &key, None).map_err(|e| storage_failure("delete", e))?;
+                Ok(Some(HostValue::I32(i32::from(existed))))
+            }
+            "list" => {
+                let keys = state.kv_list(&module, &key).map_err(|e| storage_failure("list", e))?;
+                let bytes = wasmod_host_abi::wire::encode(&keys).map_err(|e| HostError::Trap(e.to_string()))?;
+                Ok(Some(HostValue::I64(cx.return_bytes(&bytes)?)))
+            }
+            other => Err(HostError::Trap(format!("kv has no function {other}"))),
+        }
+    }
+}
+
+struct Modules(GroupDef);
+
+impl HostGroup for Modules {
+    fn def(&self) -> &GroupDef {
+        &self.0
+    }
+
+    fn call(&self, _: usize, cx: &mut HostContext<'_>, args: &[HostValue]) -> Result<Option<HostValue>, HostError> {
+        let state = state(cx)?;
+        let caller = cx.caller().module.clone();
+        let module = cx.read_str(arg(args, 0)?, arg(args, 1)?)?;
+        let function = cx.read_str(arg(args, 2)?, arg(args, 3)?)?;
+        let input = cx.read(arg(args, 4)?, arg(args, 5)?)?;
+        if !state.depends_on(&caller, &module) {
+            tracing::warn!(caller = %caller, callee = %module, "modules.call refused: not a declared dependency");
+            return status64(status::DENIED);
+        }
+        let Some(callee) = state.function(&module, &function) else {
+            return status64(status::NOT_FOUND);
+        };
+        let data: Arc<dyn std::any::Any + Send + Sync> = state.clone();
+        match cx.call_module(&callee, &input, Some(data)) {
+            Ok(output) => {
+                let mut envelope = Vec::with_capacity(output.len() + 1);
+                envelope.push(CALL_OK);
+                envelope.extend_from_slice(&output);
+                Ok(Some(HostValue::I64(cx.return_bytes(&envelope)?)))
+            }
+            Err(e) if matches!(e.kind, ErrorKind::DepthLimit { .. }) => status64(status::LIMIT),
+            // Out of time is out of time for the whole chain.
+            Err(e) if matches!(e.kind, ErrorKind::DeadlineExceeded { .. }) => Err(HostError::Trap(e.to_string())),
+            Err(e) => {
+                let mut envelope = vec![CALL_ERR];
+                envelope.extend_from_slice(e.to_string().as_bytes());
+                Ok(Some(HostValue::I64(cx.return_bytes(&envelope)?)))
+            }
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The module store: a directory holding installed packages (several versions per
+//! module), their compiled artifacts, and the `kv` database.
+//!
+//! ```text
+//! <store>/
+//!   modules/<namespace>/<name>/<version>/package.zip     the archive as installed
+//!   modules/<namespace>/<name>/<version>/artifacts/       compiled functions (verified before use)
+//!   staging/                                              installs in progress
+//!   trash/                                                uninstalls in progress
+//!   kv.redb                                               per-module key-value data
+//! ```
+//!
+//! An install writes everything into a fresh directory under `staging/`, flushes it to
+//! disk, and renames it into `modules/…/<version>` (an atomic rename on the same file
+//! system). An uninstall renames the version directory into `trash/` first and deletes it
+//! afterwards. A crash at any point therefore leaves each version either fully installed
+//! or absent; [`Store::open`] removes whatever `staging/` and `trash/` still hold.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use semver::Version;
+use wasmod_manifest::{ArchiveLimits, Manifest, ModuleName, Package};
+
+/// A store failure with the path involved.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} `{}`: {source}", path.display())]
+pub struct StoreIoError {
+    /// What was being done.
+    pub action: &'static str,
+    /// The path.
+    pub path: PathBuf,
+    /// The OS error.
+    #[source]
+    pub source: io::Error,
+}
+
+pub(crate) fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreIoError + 'a {
+    move |source| StoreIoError { action, path: path.to_path_buf(), source }
+}
+
+/// One installed module version.
+#[derive(Clone, Debug)]
+pub struct InstalledModule {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// The version's directory.
+    pub dir: PathBuf,
+}
+
+impl InstalledModule {
+    /// `name@version`.
+    pub fn id(&self) -> String {
+        self.manifest.id()
+    }
+}
+
+/// The directory store (see the module docs).
+#[derive(Debug, Clone)]
+pub(crate) struct Store {
+    root: PathBuf,
+}
+
+pub(crate) const PACKAGE_FILE: &str = "package.zip";
+const ARTIFACTS_DIR: &str = "artifacts";
+
+fn fsync_dir(path: &Path) -> Result<(), StoreIoError> {
+    fs::File::open(path).and_then(|d| d.sync_all()).map_err(io_err("syncing", path))
+}
+
+fn unique_name(prefix: &str) -> String {
+    let mut random = [0u8; 8];
+    let _ = getrandom::fill(&mut random);
+    format!("{prefix}-{}-{:016x}", std::process::id(), u64::from_le_bytes(random))
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root` and clears interrupted operations.
+    pub(crate) fn open(root: &Path) -> Result<Store, StoreIoError> {
+        for dir in ["modules", "staging", "trash"] {
+            let path = root.join(dir);
+            fs::create_dir_all(&path).map_err(io_err("creating", &path))?;
+        }
+        let store = Store { root: root.to_path_buf() };
+        for dir in ["staging", "trash"] {
+            let path = root.join(dir);
+            for entry in fs::read_dir(&path).map_err(io_err("reading", &path))? {
+                let entry = entry.map_err(io_err("reading", &path))?;
+                let leftover = entry.path();
+                let removed =
+                    if leftover.is_dir() { fs::remove_dir_all(&leftover) } else { fs::remove_file(&leftover) };
+                removed.map_err(io_err("removing an interrupted operation at", &leftover))?;
+            }
+        }
+        Ok(store)
+    }
+
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub(crate) fn version_dir(&self, name: &ModuleName, version: &Version) -> PathBuf {
+        let mut dir = self.root.join("modules");
+        for part in name.as_str().split('/') {
+            dir.push(part);
+        }
+        dir.push(version.to_string());
+        dir
+    }
+
+    pub(crate) fn artifacts_dir(dir: &Path) -> PathBuf {
+        dir.join(ARTIFACTS_DIR)
+    }
+
+    /// The archive bytes of an installed version, if installed.
+    pub(crate) fn package_bytes(&self, name: &ModuleName, version: &Version) -> Result<Option<Vec<u8>>, StoreIoError> {
+        let path = self.version_dir(name, version).join(PACKAGE_FILE);
+        match fs::read(&path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("reading", &path)(e)),
+        }
+    }
+
+    /// Reads an installed package (checking the archive again: the store is not trusted
+    /// more than any other input).
+    pub(crate) fn read_package(
+        &self,
+        name: &ModuleName,
+        version: &Version,
+        limits: &ArchiveLimits,
+    ) -> Result<Option<Package>, crate::Error> {
+        let Some(bytes) = self.package_bytes(name, version)? else { return Ok(None) };
+        Package::read(&bytes, limits)
+            .map(Some)
+            .map_err(|e| crate::Error::CorruptStore { module: format!("{name}@{version}"), reason: e.to_string() })
+    }
+
+    /// Every installed module version, sorted by name then version.
+    pub(crate) fn list(&self, limits: &ArchiveLimits) -> Result<Vec<InstalledModule>, crate::Error> {
+        let modules = self.root.join("modules");
+        let mut out = Vec::new();
+        for namespace in read_dirs(&modules)? {
+            for name in read_dirs(&namespace)? {
+                for version in read_dirs(&name)? {
+                    let package = version.join(PACKAGE_FILE);
+                    let bytes = fs::read(&package).map_err(io_err("reading", &package))?;
+                    let pkg = Package::read(&bytes, limits).map_err(|e| crate::Error::CorruptStore {
+                        module: version.display().to_string(),
+                        reason: e.to_string(),
+                    })?;
+                    out.push(InstalledModule { manifest: pkg.manifest, dir: version });
+                }
+            }
+        }
+        out.sort_by(|a, b| (&a.manifest.name, &a.manifest.version).cmp(&(&b.manifest.name, &b.manifest.version)));
+        Ok(out)
+    }
+
+    /// Installs a package atomically: `artifacts` are (cache key, sealed artifact).
+    pub(crate) fn install(
+        &self,
+        manifest: &Manifest,
+        archive: &[u8],
+        artifacts: &[(String, Vec<u8>)],
+    ) -> Result<PathBuf, StoreIoError> {
+        let staging = self.root.join("staging").join(unique_name("install"));
+        fs::create_dir_all(Self::artifacts_dir(&staging)).map_err(io_err("creating", &staging))?;
+        write_synced(&staging.join(PACKAGE_FILE), archive)?;
+        for (key, bytes) in artifacts {
+            write_synced(&Self::artifacts_dir(&staging).join(format!("{key}.artifact")), bytes)?;
+        }
+        fsync_dir(&Self::artifacts_dir(&staging))?;
+        fsync_dir(&staging)?;
+        let target = self.version_dir(&manifest.name, &manifest.version);
+        let parent = target.parent().expect("a version dir has a parent");
+        fs::create_dir_all(parent).map_err(io_err("creating", parent))?;
+        fs::rename(&staging, &target).map_err(io_err("moving the install into place at", &target))?;
+        fsync_dir(parent)?;
+        Ok(target)
+    }
+
+    /// Removes an installed version atomically (rename to trash, then delete).
+    pub(crate) fn uninstall(&self, name: &ModuleName, version: &Version) -> Result<bool, StoreIoError> {
+        let dir = self.version_dir(name, version);
+        if !dir.exists() {
+            return Ok(false);
+        }
+        let trash = self.root.join("trash").join(unique_name("uninstall"));
+        fs::rename(&dir, &trash).map_err(io_err("moving to the trash", &dir))?;
+        if let Some(parent) = dir.parent() {
+            fsync_dir(parent)?;
+            // Drop empty name and namespace directories (harmless if it fails).
+            let _ = fs::remove_dir(parent);
+            if let Some(ns) = parent.parent() {
+                let _ = fs::remove_dir(ns);
+            }
+        }
+        fs::remove_dir_all(&trash).map_err(io_err("deleting", &trash))?;
+        Ok(true)
+    }
+}
+
+fn read_dirs(path: &Path) -> Result<Vec<PathBuf>, StoreIoError> {
+    let mut dirs = Vec::new();
+    for entry in fs::read_dir(path).map_err(io_err("reading", path))? {
+        let entry = entry.map_err(io_err("reading", path))?;
+        if entry.file_type().map_err(io_err("reading", path))?.is_dir() {
+            dirs.push(entry.path());
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreIoError> {
+    let mut f = fs::File::create(path).map_err(io_err("creating", path))?;
+    f.write_all(bytes).map_err(io_err("writing", path))?;
+    f.sync_all().map_err(io_err("syncing", path))
+}
