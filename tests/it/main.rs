@@ -1,6 +1,7 @@
 //! wasmod's integration tests: one test binary (fast to link), one module per concern.
 
 mod fixtures;
+mod host;
 mod pack;
 mod runtime;
 mod validate;

@@ -105,7 +105,7 @@ pub fn test_policy() -> wasmod_host_abi::HostPolicy {
             "Anything goes.",
         )
         .with_subsystem("test.pure", &[], "No host calls.")
-        .with_subsystem("init", &["config", "log"], "Lifecycle hook.")
+        .with_subsystem("init", &["config", "log", "kv"], "Lifecycle hook.")
 }
 
 /// A minimal ABI v1 module in WAT with an entry point `run`: `imports` go before the
