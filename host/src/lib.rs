@@ -65,7 +65,7 @@ pub use kv::{KvError, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 pub use semver::{Version, VersionReq};
 pub use store::{InstalledModule, StoreIoError};
 pub use wasmod_host_abi::{ConfigType, ConfigValue, GroupDef, HostFunctionDef, HostPolicy, Limits, Signature, ValType};
-pub use wasmod_manifest::{ArchiveLimits, Manifest, ModuleName, Package};
+pub use wasmod_manifest::{ArchiveError, ArchiveLimits, Manifest, ManifestError, ModuleName, Package};
 pub use wasmod_resolver::{Plan, PlannedModule, Request, ResolveError};
 pub use wasmod_runtime::{
     CallError, CallLimits, CallMetrics, CallOutcome, ErrorKind, HostContext, HostError, HostGroup, HostValue,

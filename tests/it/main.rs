@@ -2,6 +2,7 @@
 
 mod fixtures;
 mod host;
+mod hostile;
 mod pack;
 mod runtime;
 mod validate;

@@ -26,6 +26,11 @@ const TASKS: &[Task] = &[
     },
     Task { name: "test", about: "build the guest fixtures, then run every test of the workspace", run: test },
     Task {
+        name: "bench",
+        about: "run the criterion benchmarks and write BENCHMARKS.md (`--quick`: a short smoke run, written to target/)",
+        run: bench,
+    },
+    Task {
         name: "demo",
         about: "build the example modules, install them in a fresh store, activate and call them, reject a malicious one",
         run: demo,
@@ -291,5 +296,214 @@ fn demo(args: &[String]) -> Result<()> {
         bail!("the rejected install changed the store:\nbefore:\n{listed}\nafter:\n{after}");
     }
     println!("\n== Done: three modules installed and called, the malicious one refused, the store unchanged.");
+    Ok(())
+}
+
+/// The benchmarks, as (package, bench target).
+const BENCHES: &[(&str, &str)] = &[
+    ("wasmod-runtime", "call"),
+    ("wasmod-runtime", "artifact"),
+    ("wasmod-validator", "validate"),
+    ("wasmod-resolver", "resolve"),
+    ("wasmod", "host"),
+];
+
+/// One criterion result.
+struct Measured {
+    median_ns: f64,
+    low_ns: f64,
+    high_ns: f64,
+    mad_ns: f64,
+    bytes: Option<f64>,
+}
+
+fn read_results(dir: &Path) -> Result<std::collections::BTreeMap<String, Measured>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n == "new") && path.join("estimates.json").is_file() {
+                    let estimates: serde_json::Value =
+                        serde_json::from_slice(&std::fs::read(path.join("estimates.json"))?)?;
+                    let benchmark: serde_json::Value =
+                        serde_json::from_slice(&std::fs::read(path.join("benchmark.json"))?)?;
+                    let id = benchmark["full_id"].as_str().context("full_id")?.to_string();
+                    let m = &estimates["median"];
+                    out.insert(
+                        id,
+                        Measured {
+                            median_ns: m["point_estimate"].as_f64().context("median")?,
+                            low_ns: m["confidence_interval"]["lower_bound"].as_f64().context("ci")?,
+                            high_ns: m["confidence_interval"]["upper_bound"].as_f64().context("ci")?,
+                            mad_ns: estimates["median_abs_dev"]["point_estimate"].as_f64().context("mad")?,
+                            bytes: benchmark["throughput"]["Bytes"].as_f64(),
+                        },
+                    );
+                } else {
+                    todo.push(path);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn human(ns: f64) -> String {
+    if ns >= 1e9 {
+        format!("{:.3} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.3} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.3} µs", ns / 1e3)
+    } else {
+        format!("{ns:.1} ns")
+    }
+}
+
+fn shell(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_string()))
+        .unwrap_or_else(|| "unknown".into());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kb: u64 = meminfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("MemTotal:").and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    format!(
+        "- CPU: {model}, {cores} cores available\n- memory: {:.1} GiB\n- kernel: {}\n- compiler: {}",
+        mem_kb as f64 / (1024.0 * 1024.0),
+        shell("uname", &["-sr"]),
+        shell("rustc", &["--version"]),
+    )
+}
+
+fn bench(args: &[String]) -> Result<()> {
+    let quick = match args {
+        [] => false,
+        [q] if q == "--quick" => true,
+        _ => bail!("usage: cargo xtask bench [--quick]"),
+    };
+    build_fixtures(&[])?;
+    let root = root();
+    let results_dir = root.join("target/criterion");
+    if results_dir.exists() {
+        std::fs::remove_dir_all(&results_dir)?;
+    }
+    let started = std::time::Instant::now();
+    for (package, target) in BENCHES {
+        let mut cmd = cargo();
+        cmd.args(["bench", "-p", package, "--bench", target]);
+        if quick {
+            cmd.args(["--", "--quick"]);
+        }
+        run(cmd)?;
+    }
+    let results = read_results(&results_dir)?;
+    let get = |id: &str| results.get(id).with_context(|| format!("no result for {id}"));
+
+    let mut md = String::new();
+    md.push_str("# Benchmarks\n\n");
+    md.push_str(&format!(
+        "Measured with `cargo xtask bench{}` on {} at commit `{}` ({:.0} s for the whole run).\n\n",
+        if quick { " --quick" } else { "" },
+        shell("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        shell("git", &["rev-parse", "--short", "HEAD"]),
+        started.elapsed().as_secs_f64(),
+    ));
+    md.push_str("## Machine\n\n");
+    md.push_str(&machine());
+    md.push_str("\n\n## Targets\n\n| what | target | measured (median) | met |\n|---|---|---|---|\n");
+    let fresh = get("call/fresh_instance_1KiB")?.median_ns;
+    let live = get("call/live_instance_1KiB")?.median_ns;
+    let clock = (get("host_call/clock_x1000")?.median_ns - get("host_call/no_host_call_x1000")?.median_ns) / 1000.0;
+    let kv = (get("host_call/kv_get_hit_x1000")?.median_ns - get("host_call/loop_x1000")?.median_ns) / 1000.0;
+    let validate = get("validate/all_fixture_packages")?;
+    let mbps = validate.bytes.unwrap_or(0.0) / validate.median_ns * 1e9 / 1e6;
+    let ratio = get("artifact/compile_everything")?.median_ns / get("artifact/load_cached_everything")?.median_ns;
+    let r10k = get("resolve/10000")?.median_ns;
+    let r1k = get("resolve/1000")?.median_ns;
+    let r100 = get("resolve/100")?.median_ns;
+    let speedup = get("throughput/1_threads")?.median_ns / get("throughput/2_threads")?.median_ns;
+    let activation = get("activation/50_modules_with_init")?.median_ns;
+    let yes = |ok: bool| if ok { "yes" } else { "**no**" };
+    let rows = [
+        (
+            "per-call overhead: fresh instance + trivial function, 1 KiB in and out",
+            "≤ 5 µs".to_string(),
+            human(fresh),
+            yes(fresh <= 5_000.0),
+        ),
+        ("floor: same function in an instance kept alive", "reported".into(), human(live), "–"),
+        ("one host call from a guest: `clock.monotonic_nanos`", "reported".into(), human(clock), "–"),
+        ("one host call from a guest: `kv.get` on a hit", "reported".into(), human(kv), "–"),
+        (
+            "validation throughput over the fixture packages",
+            "≥ 100 MB/s".into(),
+            format!("{mbps:.0} MB/s"),
+            yes(mbps >= 100.0),
+        ),
+        (
+            "compile vs load from the artifact cache, per function",
+            "cached load ≥ 50× faster".into(),
+            format!("{ratio:.0}×"),
+            yes(ratio >= 50.0),
+        ),
+        ("resolver, 10,000-module catalog", "≤ 20 ms".into(), human(r10k), yes(r10k <= 20e6)),
+        (
+            "resolver growth 100 → 1,000 → 10,000",
+            "near linear (10× per step)".into(),
+            format!("{:.1}× then {:.1}×", r1k / r100, r10k / r1k),
+            "see notes",
+        ),
+        ("throughput, 2 threads vs 1", "≥ 1.8×".into(), format!("{speedup:.2}×"), yes(speedup >= 1.8)),
+        ("activation of 50 modules with init hooks", "reported".into(), human(activation), "–"),
+    ];
+    for (what, target, measured, met) in rows {
+        md.push_str(&format!("| {what} | {target} | {measured} | {met} |\n"));
+    }
+    md.push_str("\n## All results\n\nMedian with its 95% confidence interval and the median absolute deviation (spread) of the samples.\n\n| benchmark | median | 95% CI | MAD |\n|---|---|---|---|\n");
+    for (id, m) in &results {
+        md.push_str(&format!(
+            "| `{id}` | {} | {} – {} | {} |\n",
+            human(m.median_ns),
+            human(m.low_ns),
+            human(m.high_ns),
+            human(m.mad_ns)
+        ));
+    }
+    md.push_str(&format!(
+        "\n## How to read these\n\n\
+- Every benchmark lives in a crate's `benches/` (`{}`).\n\
+- Host-call costs are derived: a guest loop making 1,000 calls minus the same loop without them, over 1,000.\n\
+- Throughput per thread count is the wall time of a batch of calls split across the threads, per call.\n\
+- The notes on misses and their causes are kept below by hand.\n",
+        BENCHES.iter().map(|(p, b)| format!("{p}/{b}")).collect::<Vec<_>>().join(", ")
+    ));
+    let notes_marker = "\n## Notes\n";
+    let out_path = if quick { root.join("target/BENCHMARKS-quick.md") } else { root.join("BENCHMARKS.md") };
+    if let Ok(previous) = std::fs::read_to_string(root.join("BENCHMARKS.md"))
+        && let Some(at) = previous.find(notes_marker)
+    {
+        md.push_str(&previous[at..]);
+    }
+    std::fs::write(&out_path, &md)?;
+    println!("{md}");
+    eprintln!("xtask: wrote {}", out_path.display());
     Ok(())
 }

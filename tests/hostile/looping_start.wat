@@ -1,0 +1,8 @@
+;; expect: install start-function
+(module
+  (memory (export "memory") 1)
+  (func $forever (loop $l (br $l)))
+  (start $forever)
+  (func (export "__wasmod_abi_v1"))
+  (func (export "wasmod_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "run") (param i32 i32) (result i64) i64.const 0))
