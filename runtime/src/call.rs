@@ -3,7 +3,7 @@
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use wasmer::{Extern, Function, FunctionEnv, FunctionEnvMut, Instance, RuntimeError, Store, TypedFunction, Value};
@@ -236,7 +236,7 @@ impl Runtime {
             self.instantiate(f, limits, data, nested, deadline)?;
 
         // The watchdog zeroes the fuel global when the deadline passes.
-        let Some(points) = fuel_pointer(&mut store, &fuel) else {
+        let Some(points) = fuel_pointer(&mut store, &fuel, fuel_start, &f.fuel_slot) else {
             return fail(ErrorKind::Link { reason: "the fuel counter of the instance was not found".into() }, None);
         };
         // SAFETY: the global lives in the instance, which the store keeps alive until the
@@ -435,19 +435,29 @@ fn panic_message(
 }
 
 /// The address of the fuel global's value, for the watchdog. wasmer does not expose a
-/// global's storage directly, so the global is set to a sentinel and found among the
-/// store's globals (the store holds only this instance's).
-fn fuel_pointer(store: &mut Store, fuel: &wasmer::Global) -> Option<*mut i64> {
+/// global's storage directly, so the first call of a function sets the global to a
+/// sentinel and finds it among the store's globals (a fresh store holds only this
+/// instance's); its position is the same in every instance of the function, so later
+/// calls look there and only check that it holds the fuel just set.
+fn fuel_pointer(store: &mut Store, fuel: &wasmer::Global, expected: i64, slot: &OnceLock<usize>) -> Option<*mut i64> {
     use wasmer::AsStoreMut;
-    const SENTINEL: i64 = 0x5741_534d_4f44_f00d;
-    let saved = fuel.get(store);
-    fuel.set(store, Value::I64(SENTINEL)).ok()?;
-    let found = store.objects_mut().as_sys().iter_globals().find_map(|g| {
+    let read = |g: &wasmer_vm::VMGlobal| {
         let definition = g.vmglobal();
         // SAFETY: a live global of this store; reading its raw value as i64 is what an
-        // i64 global holds (other globals simply do not match the sentinel).
-        (unsafe { definition.as_ref().val.i64 } == SENTINEL).then(|| definition.as_ptr().cast::<i64>())
-    });
-    fuel.set(store, saved).ok()?;
-    found
+        // i64 global holds (other globals are never mistaken for it: see the checks).
+        (unsafe { definition.as_ref().val.i64 }, definition.as_ptr().cast::<i64>())
+    };
+    if let Some(&index) = slot.get()
+        && let Some((value, ptr)) = store.objects_mut().as_sys().iter_globals().nth(index).map(read)
+        && value == expected
+    {
+        return Some(ptr);
+    }
+    const SENTINEL: i64 = 0x5741_534d_4f44_f00d;
+    fuel.set(store, Value::I64(SENTINEL)).ok()?;
+    let found = store.objects_mut().as_sys().iter_globals().map(read).enumerate().find(|(_, (v, _))| *v == SENTINEL);
+    fuel.set(store, Value::I64(expected)).ok()?;
+    let (index, (_, ptr)) = found?;
+    let _ = slot.set(index);
+    Some(ptr)
 }

@@ -302,6 +302,9 @@ pub struct LoadedFunction {
     /// `module.name` of an import that is not granted (the call then cannot link).
     imports: Arc<[Result<Binding, String>]>,
     source: ArtifactSource,
+    /// Where the fuel global sits among an instance's store globals (learnt on the
+    /// first call).
+    fuel_slot: Arc<std::sync::OnceLock<usize>>,
 }
 
 impl LoadedFunction {
@@ -552,6 +555,7 @@ impl Runtime {
             module,
             imports: imports.into(),
             source,
+            fuel_slot: Arc::default(),
         })
     }
 

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub mod fuzz;
 pub mod groups;
 
 /// The workspace root.

@@ -31,6 +31,11 @@ const TASKS: &[Task] = &[
         run: bench,
     },
     Task {
+        name: "fuzz",
+        about: "run each fuzz target (tests/fuzz) for `--seconds N` (default 60); findings go to tests/hostile/fuzz",
+        run: fuzz,
+    },
+    Task {
         name: "demo",
         about: "build the example modules, install them in a fresh store, activate and call them, reject a malicious one",
         run: demo,
@@ -505,5 +510,68 @@ fn bench(args: &[String]) -> Result<()> {
     std::fs::write(&out_path, &md)?;
     println!("{md}");
     eprintln!("xtask: wrote {}", out_path.display());
+    Ok(())
+}
+
+/// The fuzz targets and the extra libFuzzer flags each needs.
+const FUZZ_TARGETS: &[(&str, &[&str])] = &[
+    ("manifest", &[]),
+    ("archive", &[]),
+    ("validate", &[]),
+    // wasmer handles wasm traps with its own signal handlers: libFuzzer must leave them.
+    ("call", &["-handle_segv=0", "-handle_bus=0", "-handle_ill=0", "-handle_fpe=0", "-rss_limit_mb=8192"]),
+];
+
+fn fuzz(args: &[String]) -> Result<()> {
+    let mut seconds = 60u64;
+    let mut only: Option<String> = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--seconds" => seconds = it.next().context("--seconds needs a value")?.parse().context("--seconds N")?,
+            "--target" => only = Some(it.next().context("--target needs a name")?.clone()),
+            other => bail!("unknown argument `{other}` (usage: cargo xtask fuzz [--seconds N] [--target NAME])"),
+        }
+    }
+    let has_fuzz = Command::new("cargo").args(["fuzz", "--version"]).output().is_ok_and(|o| o.status.success());
+    if !has_fuzz {
+        let mut install = Command::new("cargo");
+        install.args(["install", "cargo-fuzz", "--locked"]);
+        run(install)?;
+    }
+    let root = root();
+    for (target, flags) in FUZZ_TARGETS {
+        if only.as_deref().is_some_and(|o| o != *target) {
+            continue;
+        }
+        let mut cmd = Command::new("cargo");
+        cmd.current_dir(&root)
+            // libFuzzer instrumentation needs unstable flags; the toolchain here is stable.
+            .env("RUSTC_BOOTSTRAP", "1")
+            .args(["fuzz", "run", "--fuzz-dir", "tests/fuzz"]);
+        if *target == "call" {
+            // wasmer turns wasm traps into signals it handles itself: the sanitizer must
+            // leave SIGSEGV and friends to it.
+            cmd.env(
+                "ASAN_OPTIONS",
+                "handle_segv=0:handle_sigbus=0:handle_sigill=0:handle_sigfpe=0:allow_user_segv_handler=1:detect_leaks=0",
+            );
+        }
+        cmd.arg(target).arg("--").arg(format!("-max_total_time={seconds}")).arg("-timeout=20").args(*flags);
+        let result = run(cmd);
+        // Keep every finding as a regression test, fixed or not.
+        let artifacts = root.join("tests/fuzz/artifacts").join(target);
+        if let Ok(entries) = std::fs::read_dir(&artifacts) {
+            let keep = root.join("tests/hostile/fuzz").join(target);
+            for entry in entries {
+                let path = entry?.path();
+                if path.is_file() {
+                    std::fs::create_dir_all(&keep)?;
+                    std::fs::copy(&path, keep.join(path.file_name().expect("a file name")))?;
+                }
+            }
+        }
+        result?;
+    }
     Ok(())
 }
