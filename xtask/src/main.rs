@@ -513,13 +513,16 @@ fn bench(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The fuzz targets and the extra libFuzzer flags each needs.
-const FUZZ_TARGETS: &[(&str, &[&str])] = &[
-    ("manifest", &[]),
-    ("archive", &[]),
-    ("validate", &[]),
-    // wasmer handles wasm traps with its own signal handlers: libFuzzer must leave them.
-    ("call", &["-handle_segv=0", "-handle_bus=0", "-handle_ill=0", "-handle_fpe=0", "-rss_limit_mb=8192"]),
+/// The fuzz targets: name, sanitizer, and the extra libFuzzer flags each needs.
+const FUZZ_TARGETS: &[(&str, &str, &[&str])] = &[
+    ("manifest", "address", &[]),
+    ("archive", "address", &[]),
+    ("validate", "address", &[]),
+    // wasmer runs wasm on its own stacks and unwinds traps across them, which
+    // AddressSanitizer reports as a stack-buffer-overflow on the first trap (a known false
+    // positive, google/sanitizers#189), so `call` runs without a sanitizer. wasmer also
+    // handles wasm traps with its own signal handlers: libFuzzer must leave them.
+    ("call", "none", &["-handle_segv=0", "-handle_bus=0", "-handle_ill=0", "-handle_fpe=0", "-rss_limit_mb=8192"]),
 ];
 
 fn fuzz(args: &[String]) -> Result<()> {
@@ -540,7 +543,7 @@ fn fuzz(args: &[String]) -> Result<()> {
         run(install)?;
     }
     let root = root();
-    for (target, flags) in FUZZ_TARGETS {
+    for (target, sanitizer, flags) in FUZZ_TARGETS {
         if only.as_deref().is_some_and(|o| o != *target) {
             continue;
         }
@@ -548,15 +551,7 @@ fn fuzz(args: &[String]) -> Result<()> {
         cmd.current_dir(&root)
             // libFuzzer instrumentation needs unstable flags; the toolchain here is stable.
             .env("RUSTC_BOOTSTRAP", "1")
-            .args(["fuzz", "run", "--fuzz-dir", "tests/fuzz"]);
-        if *target == "call" {
-            // wasmer turns wasm traps into signals it handles itself: the sanitizer must
-            // leave SIGSEGV and friends to it.
-            cmd.env(
-                "ASAN_OPTIONS",
-                "handle_segv=0:handle_sigbus=0:handle_sigill=0:handle_sigfpe=0:allow_user_segv_handler=1:detect_leaks=0",
-            );
-        }
+            .args(["fuzz", "run", "--fuzz-dir", "tests/fuzz", "--sanitizer", sanitizer]);
         cmd.arg(target).arg("--").arg(format!("-max_total_time={seconds}")).arg("-timeout=20").args(*flags);
         let result = run(cmd);
         // Keep every finding as a regression test, fixed or not.
