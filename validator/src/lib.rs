@@ -187,6 +187,45 @@ fn archive_report(e: ArchiveError) -> Report {
     report
 }
 
+/// Below this many bytes of wasm a package's files are checked on the calling thread:
+/// starting threads would cost more than it saves.
+const PARALLEL_MIN_BYTES: usize = 64 << 10;
+
+/// Checks every function file, the findings of each file in its own list. Files are
+/// independent, so a package with enough wasm is checked on up to
+/// `available_parallelism` threads (most of validation is wasmparser's per-operator
+/// work, which this divides); the result does not depend on the thread count.
+fn check_files(files: &[(wasm::FunctionContext<'_>, &[u8])]) -> Vec<Vec<Diagnostic>> {
+    let check = |(cx, bytes): &(wasm::FunctionContext<'_>, &[u8])| {
+        let mut report = Report::default();
+        wasm::check_file(cx, bytes, &mut report);
+        report.diagnostics
+    };
+    let total: usize = files.iter().map(|(_, b)| b.len()).sum();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(files.len());
+    if threads < 2 || total < PARALLEL_MIN_BYTES {
+        return files.iter().map(check).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, Vec<Diagnostic>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(file) = files.get(i) else { break done };
+                        done.push((i, check(file)));
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, d)| d).collect()
+}
+
 /// Validates a package that was already read. See the [crate docs](crate).
 pub fn validate_package(package: Package, policy: &HostPolicy) -> Result<ValidatedPackage, Report> {
     let manifest = &package.manifest;
@@ -280,12 +319,92 @@ pub fn validate_package(package: Package, policy: &HostPolicy) -> Result<Validat
                 }
             }
         }
-        let bytes = package.files.get(&function.file).map(Vec::as_slice).unwrap_or_default();
-        let cx = wasm::FunctionContext { name, function, subsystem, policy };
-        wasm::check_file(&cx, bytes, &mut report);
         grants.insert(name.clone(), granted);
+    }
+    let files: Vec<(wasm::FunctionContext<'_>, &[u8])> = manifest
+        .functions
+        .iter()
+        .map(|(name, function)| {
+            let subsystem = policy.subsystem(&function.implements);
+            let bytes = package.files.get(&function.file).map(Vec::as_slice).unwrap_or_default();
+            (wasm::FunctionContext { name, function, subsystem, policy }, bytes)
+        })
+        .collect();
+    for diagnostics in check_files(&files) {
+        report.diagnostics.extend(diagnostics);
     }
 
     report.sort();
     if report.is_ok() { Ok(ValidatedPackage { package, grants, report }) } else { Err(report) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An ABI v1 file for function `name` carrying `padding` bytes of data, plus `imports`.
+    fn function_file(name: &str, imports: &str, padding: usize) -> Vec<u8> {
+        wat::parse_str(format!(
+            r#"(module {imports}
+                (memory (export "memory") 1)
+                (data (i32.const 0) "{}")
+                (func (export "__wasmod_abi_v1"))
+                (func (export "wasmod_alloc") (param i32) (result i32) i32.const 0)
+                (func (export "{name}") (param i32 i32) (result i64) i64.const 0))"#,
+            "x".repeat(padding)
+        ))
+        .expect("valid WAT")
+    }
+
+    #[test]
+    fn parallel_checks_find_what_sequential_checks_find_in_file_order() {
+        let names = ["a", "b", "c", "d", "e"];
+        let manifest = format!(
+            r#"(name: "t/par", version: "1.0.0", functions: {{ {} }})"#,
+            names.map(|n| format!(r#""{n}": (implements: "t.run", file: "{n}.wasm")"#)).join(", ")
+        );
+        let files = [
+            function_file("a", "", 30_000),
+            b"\0asm garbage".to_vec(),
+            function_file("c", r#"(import "wasmod:kv@1" "get" (func (param i32 i32) (result i64)))"#, 30_000),
+            function_file("d", "", 30_000),
+            Vec::new(),
+        ];
+        let files = names.iter().zip(files).map(|(n, b)| (format!("{n}.wasm"), b)).collect();
+        let package = Package::new(&manifest, files).expect("a valid manifest");
+        let policy = HostPolicy::development();
+        let contexts: Vec<(wasm::FunctionContext<'_>, &[u8])> = package
+            .manifest
+            .functions
+            .iter()
+            .map(|(name, function)| {
+                let subsystem = policy.subsystem(&function.implements);
+                (
+                    wasm::FunctionContext { name, function, subsystem, policy: &policy },
+                    package.files[&function.file].as_slice(),
+                )
+            })
+            .collect();
+        assert!(
+            contexts.iter().map(|(_, b)| b.len()).sum::<usize>() >= PARALLEL_MIN_BYTES,
+            "must take the parallel path"
+        );
+
+        let parallel = check_files(&contexts);
+        let sequential: Vec<Vec<Diagnostic>> = contexts
+            .iter()
+            .map(|(cx, bytes)| {
+                let mut report = Report::default();
+                wasm::check_file(cx, bytes, &mut report);
+                report.diagnostics
+            })
+            .collect();
+        assert_eq!(parallel, sequential);
+        let codes = |i: usize| parallel[i].iter().map(|d| d.code).collect::<Vec<_>>();
+        assert!(codes(0).is_empty() && codes(3).is_empty(), "{parallel:?}");
+        assert!(codes(1).contains(&Code::InvalidWasm), "{:?}", codes(1));
+        assert!(codes(2).contains(&Code::ImportUndeclaredGroup), "{:?}", codes(2));
+        assert!(!codes(4).is_empty(), "an empty file is refused");
+        assert!(parallel[2].iter().all(|d| d.function.as_deref() == Some("c")));
+    }
 }
