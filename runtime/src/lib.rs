@@ -592,20 +592,26 @@ mod tests {
     use super::*;
 
     /// A function importing `kv.get`, validated with `kv` granted.
-    fn kv_function(runtime: &Runtime) -> LoadedFunction {
-        let wat = r#"(module
+    /// A validated package whose function `run` imports `kv.get` and has body `run`.
+    fn kv_package(run: &str) -> wasmod_validator::ValidatedPackage {
+        let wat = format!(
+            r#"(module
             (import "wasmod:kv@1" "get" (func (param i32 i32) (result i64)))
             (memory (export "memory") 1)
             (func (export "__wasmod_abi_v1"))
             (func (export "wasmod_alloc") (param i32) (result i32) i32.const 1024)
-            (func (export "run") (param i32 i32) (result i64) (call 0 (i32.const 0) (i32.const 0))))"#;
+            (func (export "run") (param i32 i32) (result i64) {run}))"#
+        );
         let manifest =
             r#"(name: "t/kv", version: "1.0.0", functions: { "run": (implements: "t.run", groups: ["kv"]) })"#;
         let files = [("run.wasm".to_string(), wat::parse_str(wat).unwrap())].into_iter().collect();
         let package = wasmod_manifest::Package::new(manifest, files).unwrap();
         let policy = wasmod_host_abi::HostPolicy::new().with_subsystem("t.run", &["kv"], "");
-        let validated = wasmod_validator::validate_package(package, &policy).unwrap();
-        runtime.load(&validated, "run", &NoCache).unwrap()
+        wasmod_validator::validate_package(package, &policy).unwrap()
+    }
+
+    fn kv_function(runtime: &Runtime) -> LoadedFunction {
+        runtime.load(&kv_package("(call 0 (i32.const 0) (i32.const 0))"), "run", &NoCache).unwrap()
     }
 
     struct NotFound;
@@ -635,19 +641,7 @@ mod tests {
     #[test]
     fn a_granted_group_without_implementation_fails_at_load() {
         let runtime = Runtime::builder().build();
-        let wat = r#"(module
-            (import "wasmod:kv@1" "get" (func (param i32 i32) (result i64)))
-            (memory (export "memory") 1)
-            (func (export "__wasmod_abi_v1"))
-            (func (export "wasmod_alloc") (param i32) (result i32) i32.const 1024)
-            (func (export "run") (param i32 i32) (result i64) i64.const 0))"#;
-        let manifest =
-            r#"(name: "t/kv", version: "1.0.0", functions: { "run": (implements: "t.run", groups: ["kv"]) })"#;
-        let files = [("run.wasm".to_string(), wat::parse_str(wat).unwrap())].into_iter().collect();
-        let package = wasmod_manifest::Package::new(manifest, files).unwrap();
-        let policy = wasmod_host_abi::HostPolicy::new().with_subsystem("t.run", &["kv"], "");
-        let validated = wasmod_validator::validate_package(package, &policy).unwrap();
-        let err = runtime.load(&validated, "run", &NoCache).unwrap_err();
+        let err = runtime.load(&kv_package("i64.const 0"), "run", &NoCache).unwrap_err();
         assert!(matches!(err, LoadError::MissingGroup { ref group, version: 1, .. } if group == "kv"), "{err}");
     }
 }

@@ -191,19 +191,33 @@ fn archive_report(e: ArchiveError) -> Report {
 /// starting threads would cost more than it saves.
 const PARALLEL_MIN_BYTES: usize = 64 << 10;
 
-/// Checks every function file, the findings of each file in its own list. Files are
-/// independent, so a package with enough wasm is checked on up to
-/// `available_parallelism` threads (most of validation is wasmparser's per-operator
-/// work, which this divides); the result does not depend on the thread count.
-fn check_files(files: &[(wasm::FunctionContext<'_>, &[u8])]) -> Vec<Vec<Diagnostic>> {
+/// Each function of the package with its file's bytes (a missing file checks as empty,
+/// which is refused as invalid wasm).
+fn function_files<'a>(package: &'a Package, policy: &'a HostPolicy) -> Vec<(wasm::FunctionContext<'a>, &'a [u8])> {
+    package
+        .manifest
+        .functions
+        .iter()
+        .map(|(name, function)| {
+            let subsystem = policy.subsystem(&function.implements);
+            let bytes = package.files.get(&function.file).map(Vec::as_slice).unwrap_or_default();
+            (wasm::FunctionContext { name, function, subsystem, policy }, bytes)
+        })
+        .collect()
+}
+
+/// Checks every function file on up to `threads` threads, the findings of each file in
+/// its own list, in file order. Files are independent and most of the work is
+/// wasmparser's per-operator validation, which this divides; the result does not depend
+/// on the thread count.
+fn check_files(files: &[(wasm::FunctionContext<'_>, &[u8])], threads: usize) -> Vec<Vec<Diagnostic>> {
     let check = |(cx, bytes): &(wasm::FunctionContext<'_>, &[u8])| {
         let mut report = Report::default();
         wasm::check_file(cx, bytes, &mut report);
         report.diagnostics
     };
-    let total: usize = files.iter().map(|(_, b)| b.len()).sum();
-    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(files.len());
-    if threads < 2 || total < PARALLEL_MIN_BYTES {
+    let threads = threads.min(files.len());
+    if threads < 2 {
         return files.iter().map(check).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -321,16 +335,11 @@ pub fn validate_package(package: Package, policy: &HostPolicy) -> Result<Validat
         }
         grants.insert(name.clone(), granted);
     }
-    let files: Vec<(wasm::FunctionContext<'_>, &[u8])> = manifest
-        .functions
-        .iter()
-        .map(|(name, function)| {
-            let subsystem = policy.subsystem(&function.implements);
-            let bytes = package.files.get(&function.file).map(Vec::as_slice).unwrap_or_default();
-            (wasm::FunctionContext { name, function, subsystem, policy }, bytes)
-        })
-        .collect();
-    for diagnostics in check_files(&files) {
+    let files = function_files(&package, policy);
+    let total: usize = files.iter().map(|(_, b)| b.len()).sum();
+    let threads =
+        if total < PARALLEL_MIN_BYTES { 1 } else { std::thread::available_parallelism().map_or(1, usize::from) };
+    for diagnostics in check_files(&files, threads) {
         report.diagnostics.extend(diagnostics);
     }
 
@@ -373,33 +382,14 @@ mod tests {
         let files = names.iter().zip(files).map(|(n, b)| (format!("{n}.wasm"), b)).collect();
         let package = Package::new(&manifest, files).expect("a valid manifest");
         let policy = HostPolicy::development();
-        let contexts: Vec<(wasm::FunctionContext<'_>, &[u8])> = package
-            .manifest
-            .functions
-            .iter()
-            .map(|(name, function)| {
-                let subsystem = policy.subsystem(&function.implements);
-                (
-                    wasm::FunctionContext { name, function, subsystem, policy: &policy },
-                    package.files[&function.file].as_slice(),
-                )
-            })
-            .collect();
+        let contexts = function_files(&package, &policy);
         assert!(
             contexts.iter().map(|(_, b)| b.len()).sum::<usize>() >= PARALLEL_MIN_BYTES,
-            "must take the parallel path"
+            "a package that gets threads"
         );
 
-        let parallel = check_files(&contexts);
-        let sequential: Vec<Vec<Diagnostic>> = contexts
-            .iter()
-            .map(|(cx, bytes)| {
-                let mut report = Report::default();
-                wasm::check_file(cx, bytes, &mut report);
-                report.diagnostics
-            })
-            .collect();
-        assert_eq!(parallel, sequential);
+        let parallel = check_files(&contexts, 3);
+        assert_eq!(parallel, check_files(&contexts, 1));
         let codes = |i: usize| parallel[i].iter().map(|d| d.code).collect::<Vec<_>>();
         assert!(codes(0).is_empty() && codes(3).is_empty(), "{parallel:?}");
         assert!(codes(1).contains(&Code::InvalidWasm), "{:?}", codes(1));
