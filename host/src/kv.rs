@@ -32,12 +32,43 @@ pub(crate) struct Kv {
     db: Database,
 }
 
+fn io(e: std::io::Error) -> KvError {
+    KvError(redb::Error::Io(e))
+}
+
+/// Creates the table if the database lacks it (a durable transaction).
+fn init(db: &Database) -> Result<(), KvError> {
+    let tx = db.begin_write().map_err(kv)?;
+    tx.open_table(TABLE).map_err(kv)?;
+    tx.commit().map_err(kv)
+}
+
 impl Kv {
-    pub(crate) fn open(path: &Path) -> Result<Kv, KvError> {
+    /// Opens the database at `path`. A missing database is first made complete under
+    /// `scratch` (a directory on the same file system that the store empties when it
+    /// opens) and then linked into place, so a process killed while creating it leaves
+    /// either no database or a whole one, never a file redb cannot open.
+    pub(crate) fn open(path: &Path, scratch: &Path) -> Result<Kv, KvError> {
+        if !path.exists() {
+            let mut random = [0u8; 8];
+            let _ = getrandom::fill(&mut random);
+            let fresh = scratch.join(format!("kv-{}-{:016x}.redb", std::process::id(), u64::from_le_bytes(random)));
+            init(&Database::create(&fresh).map_err(kv)?)?;
+            // A link fails if the name exists: if another process got there first, its
+            // database is the one.
+            match std::fs::hard_link(&fresh, path) {
+                Ok(()) => {
+                    if let Some(dir) = path.parent() {
+                        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io(e)),
+            }
+            std::fs::remove_file(&fresh).map_err(io)?;
+        }
         let db = Database::create(path).map_err(kv)?;
-        let tx = db.begin_write().map_err(kv)?;
-        tx.open_table(TABLE).map_err(kv)?;
-        tx.commit().map_err(kv)?;
+        init(&db)?;
         Ok(Kv { db })
     }
 
@@ -108,7 +139,7 @@ mod tests {
     #[test]
     fn namespaces_are_separate_and_prefix_listing_stops_at_the_module() {
         let dir = tempfile::tempdir().unwrap();
-        let kv = Kv::open(&dir.path().join("kv.redb")).unwrap();
+        let kv = Kv::open(&dir.path().join("kv.redb"), dir.path()).unwrap();
         kv.set("a/x", b"k1", b"1").unwrap();
         kv.set("a/x", b"k2", b"2").unwrap();
         kv.set("a/y", b"k1", b"other").unwrap();
@@ -121,7 +152,20 @@ mod tests {
         assert!(!kv.delete("a/x", b"k1").unwrap());
         drop(kv);
         // Persistent.
-        let kv = Kv::open(&dir.path().join("kv.redb")).unwrap();
+        let kv = Kv::open(&dir.path().join("kv.redb"), dir.path()).unwrap();
         assert_eq!(kv.get("a/x", b"k2").unwrap().as_deref(), Some(&b"2"[..]));
+    }
+
+    #[test]
+    fn a_new_database_appears_whole_and_leaves_nothing_in_scratch() {
+        let dir = tempfile::tempdir().unwrap();
+        let scratch = dir.path().join("scratch");
+        std::fs::create_dir(&scratch).unwrap();
+        let path = dir.path().join("kv.redb");
+        Kv::open(&path, &scratch).unwrap().set("m", b"k", b"v").unwrap();
+        assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
+        // Opening again finds the same database, not a new one.
+        assert_eq!(Kv::open(&path, &scratch).unwrap().get("m", b"k").unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
     }
 }

@@ -263,7 +263,7 @@ impl HostBuilder {
     pub fn open(self) -> Result<Host, Error> {
         self.policy.check().map_err(Error::Policy)?;
         let store = Store::open(&self.store)?;
-        let kv = Arc::new(kv::Kv::open(&store.root().join("kv.redb"))?);
+        let kv = Arc::new(kv::Kv::open(&store.root().join("kv.redb"), &store.root().join("staging"))?);
         let mut runtime = Runtime::builder().limits(self.limits);
         for g in groups::standard().into_iter().chain(self.groups) {
             runtime = runtime.group(g);
@@ -326,7 +326,10 @@ impl Host {
         let mut artifacts = Vec::new();
         for function in manifest.functions.keys() {
             let wasm = validated.function_bytes(function).expect("validated packages have every file");
-            artifacts.push((self.inner.runtime.artifact_key(wasm), self.inner.runtime.compile(&validated, function)?));
+            artifacts.push((
+                self.inner.runtime.artifact_key(wasm, function),
+                self.inner.runtime.compile(&validated, function)?,
+            ));
         }
         self.inner.store.install(&manifest, archive, &artifacts)?;
         tracing::info!(module = %id, "installed");
