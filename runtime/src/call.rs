@@ -11,10 +11,10 @@ use wasmer_types::TrapCode;
 use wasmod_host_abi::ValType;
 use wasmod_host_abi::abi::{ALLOC_EXPORT, EntryResult, MEMORY_EXPORT, PANIC_MESSAGE_EXPORT, Region};
 
-use crate::host::{CallEnv, HostContext, HostError, HostValue};
+use crate::host::{Borrowed, CallEnv, HostContext, HostError, HostValue};
 use crate::pool;
 use crate::watchdog::Watch;
-use crate::{Binding, CallError, CallLimits, CallMetrics, CallOutcome, ErrorKind, LoadedFunction, Runtime};
+use crate::{CallError, CallLimits, CallMetrics, CallOutcome, ErrorKind, LoadedFunction, Runtime};
 
 const FUEL_GLOBAL: &str = "wasmer_metering_remaining_points";
 const EXHAUSTED_GLOBAL: &str = "wasmer_metering_points_exhausted";
@@ -59,59 +59,61 @@ fn matches_type(v: HostValue, t: ValType) -> bool {
     )
 }
 
-/// Builds the wasmer host function for one binding.
-fn host_function(store: &mut Store, env: &FunctionEnv<CallEnv>, binding: &Binding) -> Function {
-    let group = binding.group.clone();
-    let index = binding.index;
-    Function::new_with_env(
-        store,
-        env,
-        binding.ty.clone(),
-        move |mut env: FunctionEnvMut<'_, CallEnv>, args: &[Value]| {
-            let def = group.def();
-            let function = &def.functions[index];
-            let args: Vec<HostValue> = args.iter().map(to_host).collect();
-            let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                let mut cx = HostContext { env: env.as_mut(), group: def, function };
-                group.call(index, &mut cx, &args)
-            }));
-            let results = &function.signature.results;
-            let fail = |env: &mut FunctionEnvMut<'_, CallEnv>, message: String| {
-                env.data_mut().host_trap = Some((format!("{}.{}", def.name, function.name), message.clone()));
+/// Builds the wasmer host function for import `import` of `function`.
+fn host_function(
+    store: &mut Store,
+    env: &FunctionEnv<CallEnv>,
+    function: Borrowed<LoadedFunction>,
+    import: usize,
+    ty: &wasmer::FunctionType,
+) -> Function {
+    Function::new_with_env(store, env, ty.clone(), move |mut env: FunctionEnvMut<'_, CallEnv>, args: &[Value]| {
+        let Ok(binding) = &function.get().imports[import] else {
+            unreachable!("only granted imports get a host function");
+        };
+        let (group, index) = (&binding.group, binding.index);
+        let def = group.def();
+        let function = &def.functions[index];
+        let args: Vec<HostValue> = args.iter().map(to_host).collect();
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let mut cx = HostContext { env: env.as_mut(), group: def, function };
+            group.call(index, &mut cx, &args)
+        }));
+        let results = &function.signature.results;
+        let fail = |env: &mut FunctionEnvMut<'_, CallEnv>, message: String| {
+            env.data_mut().host_trap = Some((format!("{}.{}", def.name, function.name), message.clone()));
+            Err(RuntimeError::new(message))
+        };
+        match result {
+            Ok(Ok(value)) => match (value, results.first()) {
+                (None, None) => Ok(Vec::new()),
+                (Some(v), Some(t)) if results.len() == 1 && matches_type(v, *t) => Ok(vec![to_wasm(v)]),
+                (v, _) => {
+                    fail(&mut env, format!("host function returned {v:?}, which does not match {}", function.signature))
+                }
+            },
+            Ok(Err(HostError::Status(code))) => match results.first() {
+                Some(ValType::I32) => Ok(vec![Value::I32(code)]),
+                Some(ValType::I64) => Ok(vec![Value::I64(i64::from(code))]),
+                _ => fail(&mut env, format!("host function failed with status {code}")),
+            },
+            Ok(Err(HostError::Trap(message))) => fail(&mut env, message),
+            Ok(Err(e @ HostError::BadPointer { .. })) => {
+                let message = format!("in {}.{}: {e}", def.name, function.name);
+                env.data_mut().guest_fault = Some(message.clone());
                 Err(RuntimeError::new(message))
-            };
-            match result {
-                Ok(Ok(value)) => match (value, results.first()) {
-                    (None, None) => Ok(Vec::new()),
-                    (Some(v), Some(t)) if results.len() == 1 && matches_type(v, *t) => Ok(vec![to_wasm(v)]),
-                    (v, _) => fail(
-                        &mut env,
-                        format!("host function returned {v:?}, which does not match {}", function.signature),
-                    ),
-                },
-                Ok(Err(HostError::Status(code))) => match results.first() {
-                    Some(ValType::I32) => Ok(vec![Value::I32(code)]),
-                    Some(ValType::I64) => Ok(vec![Value::I64(i64::from(code))]),
-                    _ => fail(&mut env, format!("host function failed with status {code}")),
-                },
-                Ok(Err(HostError::Trap(message))) => fail(&mut env, message),
-                Ok(Err(e @ HostError::BadPointer { .. })) => {
-                    let message = format!("in {}.{}: {e}", def.name, function.name);
-                    env.data_mut().guest_fault = Some(message.clone());
-                    Err(RuntimeError::new(message))
-                }
-                Ok(Err(HostError::Guest(e))) => Err(e),
-                Err(panic) => {
-                    let what = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    fail(&mut env, format!("the host function panicked: {what}"))
-                }
             }
-        },
-    )
+            Ok(Err(HostError::Guest(e))) => Err(e),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                fail(&mut env, format!("the host function panicked: {what}"))
+            }
+        }
+    })
 }
 
 impl Runtime {
@@ -162,7 +164,11 @@ impl Runtime {
 
     /// A fresh store and instance with the granted imports, fuel set, and the exports a
     /// call needs.
-    fn instantiate(
+    ///
+    /// # Safety
+    /// The store refers to `self` and `f` without owning them: the returned value must be
+    /// dropped while both are still borrowed.
+    unsafe fn instantiate(
         &self,
         f: &LoadedFunction,
         limits: &CallLimits,
@@ -171,15 +177,19 @@ impl Runtime {
         deadline: Instant,
     ) -> Result<Instantiated, CallError> {
         let link = |e: &dyn std::fmt::Display| CallError::new(f, ErrorKind::Link { reason: e.to_string() }, None);
-        let mut store = Store::new(self.inner.engine.clone());
+        let stack_bytes = self.inner.stack_bytes;
+        let mut store =
+            Store::new(crate::engine::thread_engine(stack_bytes).unwrap_or_else(|| self.inner.engine.clone()));
         // Host functions need the per-call environment; a function without imports
         // does without it.
         let env = (!f.imports.is_empty()).then(|| {
             FunctionEnv::new(
                 &mut store,
                 CallEnv {
-                    runtime: self.clone(),
-                    caller: f.info.clone(),
+                    // SAFETY: the caller drops the store before `self` and `f` go.
+                    runtime: unsafe { Borrowed::new(self) },
+                    // SAFETY: as above.
+                    function: unsafe { Borrowed::new(f) },
                     memory: None,
                     alloc: None,
                     fuel_global: None,
@@ -194,16 +204,21 @@ impl Runtime {
             )
         });
         let mut externs = Vec::with_capacity(f.imports.len());
-        for import in f.imports.iter() {
+        for (index, import) in f.imports.iter().enumerate() {
             match (import, &env) {
-                (Ok(binding), Some(env)) => externs.push(Extern::Function(host_function(&mut store, env, binding))),
+                (Ok(binding), Some(env)) => {
+                    // SAFETY: as above; the host function lives in the store.
+                    let function = unsafe { Borrowed::new(f) };
+                    externs.push(Extern::Function(host_function(&mut store, env, function, index, &binding.ty)));
+                }
                 (Err(name), _) => {
                     return Err(link(&format!("import `{name}` is not granted to this function, so it cannot link")));
                 }
                 (Ok(_), None) => unreachable!("an environment exists whenever there are imports"),
             }
         }
-        let instance = Instance::new_by_index(&mut store, &f.module, &externs).map_err(|e| link(&e))?;
+        let module = crate::copies::module_for_this_thread(&f.code, &f.module, stack_bytes);
+        let instance = Instance::new_by_index(&mut store, &module, &externs).map_err(|e| link(&e))?;
         let exports = &instance.exports;
         let fuel = exports.get_global(FUEL_GLOBAL).map_err(|e| link(&e))?.clone();
         let fuel_start = i64::try_from(limits.fuel).unwrap_or(i64::MAX);
@@ -232,8 +247,10 @@ impl Runtime {
     ) -> Result<CallOutcome, CallError> {
         let fail = |kind: ErrorKind, metrics: Option<CallMetrics>| Err(CallError::new(f, kind, metrics));
         let deadline = nested.deadline.min(started + limits.timeout);
+        // SAFETY: the store is dropped at the end of this function, while `self` and `f`
+        // are borrowed.
         let Instantiated { mut store, instance, env, fuel, fuel_start, memory, alloc, entry } =
-            self.instantiate(f, limits, data, nested, deadline)?;
+            unsafe { self.instantiate(f, limits, data, nested, deadline) }?;
 
         // The watchdog zeroes the fuel global when the deadline passes.
         let Some(points) = fuel_pointer(&mut store, &fuel, fuel_start, &f.fuel_slot) else {
@@ -334,8 +351,11 @@ struct Instantiated {
 /// cost. Calls reuse whatever the previous call left in memory.
 #[doc(hidden)]
 pub struct LiveInstance {
+    // Declared first, so dropped before what its store points to.
     inner: Instantiated,
     max_output: usize,
+    _runtime: Box<Runtime>,
+    _function: Box<LoadedFunction>,
 }
 
 impl std::fmt::Debug for LiveInstance {
@@ -370,8 +390,11 @@ impl Runtime {
     pub fn live_instance(&self, f: &LoadedFunction) -> Result<LiveInstance, CallError> {
         let limits = self.inner.limits;
         let deadline = Instant::now() + Duration::from_secs(3600 * 24 * 365);
-        let inner = self.instantiate(f, &limits, None, Nested { depth: 0, deadline }, deadline)?;
-        Ok(LiveInstance { inner, max_output: limits.max_output_bytes })
+        let runtime = Box::new(self.clone());
+        let function = Box::new(f.clone());
+        // SAFETY: both live in boxes that `LiveInstance` drops after the store.
+        let inner = unsafe { runtime.instantiate(&function, &limits, None, Nested { depth: 0, deadline }, deadline) }?;
+        Ok(LiveInstance { inner, max_output: limits.max_output_bytes, _runtime: runtime, _function: function })
     }
 }
 

@@ -12,6 +12,8 @@ use wasmer_middlewares::Metering;
 use wasmer_types::{MemoryError, MemoryStyle, MemoryType, TableStyle, TableType};
 use wasmer_vm::{VMConfig, VMMemory, VMMemoryDefinition, VMTable, VMTableDefinition};
 
+use wasmod_host_abi::abi::{ALLOC_EXPORT, MEMORY_EXPORT, PANIC_MESSAGE_EXPORT};
+
 use crate::pool::PooledMemory;
 
 /// The wasmer feature set, from the table validator and runtime share.
@@ -42,9 +44,9 @@ fn cost(_: &Operator<'_>) -> u64 {
 /// identity (a test checks it against Cargo.lock).
 pub(crate) const WASMER_VERSION: &str = "7.4.2";
 
-/// A version of the cost function; part of the engine identity, so artifacts compiled
-/// with another cost model are recompiled.
-const METERING_VERSION: u32 = 1;
+/// A version of what [`compile`] does to a file (the cost function, the exports kept);
+/// part of the engine identity, so artifacts compiled another way are recompiled.
+const COMPILE_VERSION: u32 = 2;
 
 /// Memory and table creation for the shared engine: static-style memories from the
 /// pool, everything else as wasmer does it.
@@ -114,14 +116,44 @@ pub(crate) fn shared_engine(stack_bytes: Option<usize>) -> Engine {
     engine
 }
 
+thread_local! {
+    /// Per-thread engines, one per stack size in use.
+    static THREAD_ENGINES: std::cell::RefCell<Vec<(Option<usize>, Engine)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// This thread's engine for `stack_bytes` (`None` once the thread is exiting): headless,
+/// with the same tunables as the shared one. Calls make their `Store`s with it, and
+/// per-thread copies of hot functions are loaded into it (see `copies`).
+///
+/// A store uses its engine for the tunables at instantiation, for the signature registry
+/// when a host function is created, and to look up the signature of a `funcref` read
+/// through the API (the runtime never does). Signature hashes are computed from the
+/// signature alone, so host functions made with this engine link against modules loaded
+/// into any engine. What it saves, per call: cloning the shared engine bumps three
+/// reference counts every thread shares, and every host function takes the shared
+/// engine's mutex and its signature registry's write lock (ADR 0007).
+pub(crate) fn thread_engine(stack_bytes: Option<usize>) -> Option<Engine> {
+    THREAD_ENGINES
+        .try_with(|engines| {
+            let mut engines = engines.borrow_mut();
+            if let Some((_, engine)) = engines.iter().find(|(s, _)| *s == stack_bytes) {
+                return engine.clone();
+            }
+            let engine = shared_engine(stack_bytes);
+            engines.push((stack_bytes, engine.clone()));
+            engine
+        })
+        .ok()
+}
+
 /// What an artifact must have been compiled by to be loaded here: wasmer and Cranelift
-/// version, target triple and CPU features, wasm features, metering model, this crate's
-/// version.
+/// version, target triple and CPU features, wasm features, what `compile` does, this
+/// crate's version.
 pub(crate) fn identity() -> String {
     let target = Target::default();
     let f = features();
     format!(
-        "wasmer-{}/cranelift/{}/{:?}/features:{:?}/metering-v{METERING_VERSION}/wasmod-runtime-{}",
+        "wasmer-{}/cranelift/{}/{:?}/features:{:?}/compile-v{COMPILE_VERSION}/wasmod-runtime-{}",
         WASMER_VERSION,
         target.triple(),
         target.cpu_features(),
@@ -130,16 +162,63 @@ pub(crate) fn identity() -> String {
     )
 }
 
-/// Compiles a function file with Cranelift and metering; returns wasmer's serialized
-/// artifact. The compiling engine is dropped afterwards (with its code memory).
-pub(crate) fn compile(wasm: &[u8]) -> Result<Vec<u8>, String> {
+/// The exports a call uses: the ABI's memory, allocator and panic message, and the entry.
+fn used_export(name: &str, entry: &str) -> bool {
+    name == entry || [MEMORY_EXPORT, ALLOC_EXPORT, PANIC_MESSAGE_EXPORT].contains(&name)
+}
+
+/// The function file with only the exports a call of `entry` uses.
+///
+/// wasmer builds a map of every export, with its name copied, for every instance: a
+/// file built from a crate with many functions exports all their entries, the ABI
+/// marker and the linker's globals, and each of those cost allocations on every call.
+/// Nothing else changes: the other sections are copied byte for byte.
+pub(crate) fn keep_used_exports(wasm: &[u8], entry: &str) -> Result<Vec<u8>, String> {
+    use wasmparser::{ExternalKind, Parser, Payload};
+    let mut out = wasm_encoder::Module::new();
+    for payload in Parser::new(0).parse_all(wasm) {
+        let payload = payload.map_err(|e| e.to_string())?;
+        if let Payload::ExportSection(reader) = &payload {
+            let mut exports = wasm_encoder::ExportSection::new();
+            for export in reader.clone() {
+                let export = export.map_err(|e| e.to_string())?;
+                if !used_export(export.name, entry) {
+                    continue;
+                }
+                let kind = match export.kind {
+                    ExternalKind::Func | ExternalKind::FuncExact => wasm_encoder::ExportKind::Func,
+                    ExternalKind::Memory => wasm_encoder::ExportKind::Memory,
+                    ExternalKind::Global => wasm_encoder::ExportKind::Global,
+                    ExternalKind::Table => wasm_encoder::ExportKind::Table,
+                    ExternalKind::Tag => wasm_encoder::ExportKind::Tag,
+                };
+                exports.export(export.name, kind, export.index);
+            }
+            out.section(&exports);
+        } else if let Some((id, range)) = payload.as_section() {
+            let data = usize::try_from(range.start)
+                .ok()
+                .zip(usize::try_from(range.end).ok())
+                .and_then(|(start, end)| wasm.get(start..end))
+                .ok_or("a section lies outside the file")?;
+            out.section(&wasm_encoder::RawSection { id, data });
+        }
+    }
+    Ok(out.finish())
+}
+
+/// Compiles the function file of `entry` with Cranelift and metering (keeping only the
+/// exports a call uses); returns wasmer's serialized artifact. The compiling engine is
+/// dropped afterwards (with its code memory).
+pub(crate) fn compile(wasm: &[u8], entry: &str) -> Result<Vec<u8>, String> {
+    let wasm = keep_used_exports(wasm, entry)?;
     let mut config = Cranelift::new();
     config.opt_level(CraneliftOptLevel::Speed);
     // Zero initial points: nothing runs before the runtime sets the call's fuel.
     config.push_middleware(Arc::new(Metering::new(0, cost)));
     let mut engine = <Engine as NativeEngineExt>::new(Box::new(config), Target::default(), features());
     engine.set_tunables(PoolTunables::new(None));
-    let module = Module::new(&engine, wasm).map_err(|e| e.to_string())?;
+    let module = Module::new(&engine, &wasm).map_err(|e| e.to_string())?;
     module.serialize().map(|b| b.to_vec()).map_err(|e| e.to_string())
 }
 
@@ -161,6 +240,56 @@ mod tests {
         let at = lock.find("name = \"wasmer\"\nversion = ").expect("wasmer is locked");
         let version = lock[at..].lines().nth(1).unwrap().trim_start_matches("version = ").trim_matches('"');
         assert_eq!(version, super::WASMER_VERSION);
+    }
+
+    /// Every section but the exports, as (id, bytes).
+    fn sections_but_exports(wasm: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        wasmparser::Parser::new(0)
+            .parse_all(wasm)
+            .filter_map(|p| p.unwrap().as_section())
+            .filter(|(id, _)| *id != 7)
+            .map(|(id, r)| (id, wasm[r.start as usize..r.end as usize].to_vec()))
+            .collect()
+    }
+
+    fn export_names(wasm: &[u8]) -> Vec<String> {
+        let mut names = Vec::new();
+        for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+            if let wasmparser::Payload::ExportSection(r) = payload.unwrap() {
+                names.extend(r.into_iter().map(|e| e.unwrap().name.to_string()));
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn only_the_exports_a_call_uses_are_kept_and_nothing_else_changes() {
+        let wasm = wat::parse_str(
+            r#"(module
+                (import "wasmod:log@1" "write" (func $log (param i32 i32 i32)))
+                (memory (export "memory") 1)
+                (global $g (export "__heap_base") i32 (i32.const 4096))
+                (func $marker (export "__wasmod_abi_v1"))
+                (func $alloc (export "wasmod_alloc") (param i32) (result i32) i32.const 16)
+                (func $panic (export "__wasmod_panic_message") (result i64) i64.const 0)
+                (func $one (export "one") (param i32 i32) (result i64) i64.const 1)
+                (func $two (export "two") (param i32 i32) (result i64) i64.const 2)
+                (data (i32.const 8) "data")
+                (@custom "note" "kept as it is"))"#,
+        )
+        .unwrap();
+        let trimmed = super::keep_used_exports(&wasm, "two").unwrap();
+        assert_eq!(export_names(&trimmed), ["memory", "wasmod_alloc", "__wasmod_panic_message", "two"]);
+        assert_eq!(sections_but_exports(&trimmed), sections_but_exports(&wasm));
+        assert!(sections_but_exports(&wasm).iter().any(|(id, _)| *id == 0), "the custom section was compared");
+        wasmparser::Validator::new().validate_all(&trimmed).unwrap();
+    }
+
+    #[test]
+    fn a_broken_file_is_an_error_not_a_panic() {
+        let wasm = wat::parse_str(r#"(module (func (export "f")))"#).unwrap();
+        assert!(super::keep_used_exports(&wasm[..wasm.len() - 3], "f").is_err());
+        assert!(super::keep_used_exports(b"\0asm", "f").is_err());
     }
 
     #[test]

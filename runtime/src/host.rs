@@ -3,6 +3,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -108,10 +109,43 @@ pub struct CallerInfo {
     pub grants: Arc<[Grant]>,
 }
 
+/// A shared reference that a call's store carries without a lifetime: the runtime and
+/// the function being called. Holding these instead of clones keeps reference counts
+/// that every thread shares out of the per-call path.
+pub(crate) struct Borrowed<T>(NonNull<T>);
+
+impl<T> Clone for Borrowed<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Borrowed<T> {}
+
+// SAFETY: only shared references are ever made from it, and `T` is `Sync`.
+unsafe impl<T: Sync> Send for Borrowed<T> {}
+// SAFETY: as above.
+unsafe impl<T: Sync> Sync for Borrowed<T> {}
+
+impl<T> Borrowed<T> {
+    /// # Safety
+    /// `value` must outlive every use of the pointer: the runtime keeps it only in a
+    /// call's store (and the closures of its host functions), and the store is dropped
+    /// while the caller still borrows `value`.
+    pub(crate) unsafe fn new(value: &T) -> Self {
+        Borrowed(NonNull::from(value))
+    }
+
+    pub(crate) fn get(&self) -> &T {
+        // SAFETY: valid for as long as the store that holds `self` (see `new`).
+        unsafe { self.0.as_ref() }
+    }
+}
+
 /// Per-call state, owned by the store of the call.
 pub(crate) struct CallEnv {
-    pub runtime: Runtime,
-    pub caller: Arc<CallerInfo>,
+    pub runtime: Borrowed<Runtime>,
+    pub function: Borrowed<LoadedFunction>,
     pub memory: Option<Memory>,
     pub alloc: Option<TypedFunction<i32, i32>>,
     pub fuel_global: Option<wasmer::Global>,
@@ -140,7 +174,7 @@ impl fmt::Debug for HostContext<'_> {
         f.debug_struct("HostContext")
             .field("group", &self.group.name)
             .field("function", &self.function.name)
-            .field("caller", &self.env.data().caller)
+            .field("caller", self.caller())
             .finish()
     }
 }
@@ -148,7 +182,7 @@ impl fmt::Debug for HostContext<'_> {
 impl HostContext<'_> {
     /// The calling module function.
     pub fn caller(&self) -> &CallerInfo {
-        &self.env.data().caller
+        self.env.data().function.get().info()
     }
 
     /// The host function being run.
@@ -250,7 +284,7 @@ impl HostContext<'_> {
     ) -> Result<Vec<u8>, CallError> {
         let (runtime, mut limits, deadline, depth, fuel_global) = {
             let env = self.env.data();
-            (env.runtime.clone(), env.limits, env.deadline, env.depth, env.fuel_global.clone())
+            (env.runtime, env.limits, env.deadline, env.depth, env.fuel_global.clone())
         };
         let remaining = match &fuel_global {
             Some(g) => match g.get(&mut self.env) {
@@ -261,7 +295,7 @@ impl HostContext<'_> {
         };
         limits.fuel = remaining;
         let nested = crate::call::Nested { depth: depth + 1, deadline };
-        let result = runtime.call_nested(callee, input, &limits, data, nested);
+        let result = runtime.get().call_nested(callee, input, &limits, data, nested);
         let used = match &result {
             Ok(o) => o.metrics.fuel_used,
             Err(e) => e.metrics.as_ref().map_or(0, |m| m.fuel_used),

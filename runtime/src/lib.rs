@@ -28,6 +28,7 @@
 
 mod artifact;
 mod call;
+mod copies;
 mod engine;
 mod host;
 mod pool;
@@ -305,6 +306,8 @@ pub struct LoadedFunction {
     /// Where the fuel global sits among an instance's store globals (learnt on the
     /// first call).
     fuel_slot: Arc<std::sync::OnceLock<usize>>,
+    /// Names this load of the code for per-thread copies.
+    code: Arc<copies::CodeId>,
 }
 
 impl LoadedFunction {
@@ -342,9 +345,20 @@ impl fmt::Debug for CallOptions {
 
 struct Inner {
     engine: Engine,
+    /// The wasm stack size of this runtime's calls (`None`: wasmer's default).
+    stack_bytes: Option<usize>,
     identity: String,
     groups: HashMap<(String, u32), Arc<dyn HostGroup>>,
     limits: CallLimits,
+}
+
+/// What an artifact is compiled from: a hash of the function file and of its entry
+/// point's name.
+fn compiled_input_hash(wasm: &[u8], function: &str) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(blake3::hash(wasm).as_bytes());
+    h.update(function.as_bytes());
+    h.finalize().into()
 }
 
 /// The runtime. See the [crate docs](crate).
@@ -405,6 +419,7 @@ impl RuntimeBuilder {
         Runtime {
             inner: Arc::new(Inner {
                 engine: engine::shared_engine(self.stack_bytes),
+                stack_bytes: self.stack_bytes,
                 identity: engine::identity(),
                 groups,
                 limits: self.limits,
@@ -438,13 +453,14 @@ impl Runtime {
         &self.inner.limits
     }
 
-    /// The cache key of a function's artifact: a hash of the engine identity and of the
-    /// wasm bytes.
-    pub fn artifact_key(&self, wasm: &[u8]) -> String {
+    /// The cache key of a function's artifact: a hash of the engine identity, the wasm
+    /// bytes and the entry point (the artifact keeps only the exports a call of that
+    /// entry uses, so two functions whose files are identical get different artifacts).
+    pub fn artifact_key(&self, wasm: &[u8], function: &str) -> String {
         let mut h = blake3::Hasher::new();
         h.update(self.inner.identity.as_bytes());
         h.update(&[0]);
-        h.update(blake3::hash(wasm).as_bytes());
+        h.update(&compiled_input_hash(wasm, function));
         h.finalize().to_hex().to_string()
     }
 
@@ -454,12 +470,12 @@ impl Runtime {
         let wasm = package
             .function_bytes(function)
             .ok_or_else(|| LoadError::NoSuchFunction { module: module.clone(), function: function.to_owned() })?;
-        let payload = engine::compile(wasm).map_err(|reason| LoadError::Compile {
+        let payload = engine::compile(wasm, function).map_err(|reason| LoadError::Compile {
             module,
             function: function.to_owned(),
             reason,
         })?;
-        Ok(artifact::seal(&self.inner.identity, blake3::hash(wasm).as_bytes(), &payload))
+        Ok(artifact::seal(&self.inner.identity, &compiled_input_hash(wasm, function), &payload))
     }
 
     /// Loads a function: a verified cached artifact if there is one, else compiles it
@@ -475,8 +491,8 @@ impl Runtime {
         let wasm = package
             .function_bytes(function)
             .ok_or_else(|| LoadError::NoSuchFunction { module: module_name.clone(), function: function.to_owned() })?;
-        let wasm_hash: [u8; 32] = blake3::hash(wasm).into();
-        let key = self.artifact_key(wasm);
+        let wasm_hash = compiled_input_hash(wasm, function);
+        let key = self.artifact_key(wasm, function);
         let load_err =
             |reason: String| LoadError::Load { module: module_name.clone(), function: function.to_owned(), reason };
 
@@ -556,6 +572,7 @@ impl Runtime {
             imports: imports.into(),
             source,
             fuel_slot: Arc::default(),
+            code: Arc::default(),
         })
     }
 
@@ -636,6 +653,30 @@ mod tests {
         let withdrawn = LoadedFunction { imports: vec![Err("wasmod:kv@1.get".to_string())].into(), ..granted };
         let err = runtime.call(&withdrawn, b"").unwrap_err();
         assert!(matches!(&err.kind, ErrorKind::Link { reason } if reason.contains("wasmod:kv@1.get")), "{err}");
+    }
+
+    #[test]
+    fn a_thread_gets_its_own_copy_of_a_hot_function_and_drops_it_with_the_function() {
+        let package = kv_package(
+            "(i64.or (i64.shl (i64.extend_i32_u (local.get 1)) (i64.const 32)) (i64.extend_i32_u (local.get 0)))",
+        );
+        let runtime = Runtime::builder().group(Arc::new(NotFound)).build();
+        std::thread::spawn(move || {
+            let echo = runtime.load(&package, "run", &NoCache).unwrap();
+            for i in 0..copies::COPY_AFTER + 10 {
+                let input = i.to_le_bytes();
+                assert_eq!(runtime.call(&echo, &input).unwrap().output, input, "call {i}");
+                let expected = usize::from(i + 1 >= copies::COPY_AFTER);
+                assert_eq!(copies::copies_on_this_thread(), expected, "after call {i}");
+            }
+            // The function goes; the next function this thread calls clears its entry.
+            drop(echo);
+            let other = runtime.load(&package, "run", &NoCache).unwrap();
+            assert_eq!(runtime.call(&other, b"x").unwrap().output, b"x");
+            assert_eq!((copies::entries_on_this_thread(), copies::copies_on_this_thread()), (1, 0));
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

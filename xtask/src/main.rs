@@ -307,6 +307,7 @@ fn demo(args: &[String]) -> Result<()> {
 /// The benchmarks, as (package, bench target).
 const BENCHES: &[(&str, &str)] = &[
     ("wasmod-runtime", "call"),
+    ("wasmod-runtime", "scaling"),
     ("wasmod-runtime", "artifact"),
     ("wasmod-validator", "validate"),
     ("wasmod-resolver", "resolve"),
@@ -411,9 +412,12 @@ fn bench(args: &[String]) -> Result<()> {
         std::fs::remove_dir_all(&results_dir)?;
     }
     let started = std::time::Instant::now();
+    let scaling_path = results_dir.join("scaling.json");
     for (package, target) in BENCHES {
         let mut cmd = cargo();
         cmd.args(["bench", "-p", package, "--bench", target]);
+        // The scaling bench is not criterion: it writes its own report.
+        cmd.env("WASMOD_SCALING_OUT", &scaling_path);
         if quick {
             cmd.args(["--", "--quick"]);
         }
@@ -444,7 +448,12 @@ fn bench(args: &[String]) -> Result<()> {
     let r10k = get("resolve/10000")?.median_ns;
     let r1k = get("resolve/1000")?.median_ns;
     let r100 = get("resolve/100")?.median_ns;
-    let speedup = get("throughput/1_threads")?.median_ns / get("throughput/2_threads")?.median_ns;
+    let scaling: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(&scaling_path).with_context(|| format!("reading {}", scaling_path.display()))?,
+    )?;
+    let ratio_of = |field: &str| scaling[field].as_f64().with_context(|| format!("{field} in scaling.json"));
+    let (speedup, processes, efficiency) =
+        (ratio_of("threads_ratio")?, ratio_of("processes_ratio")?, ratio_of("efficiency")?);
     let activation = get("activation/50_modules_with_init")?.median_ns;
     let yes = |ok: bool| if ok { "yes" } else { "**no**" };
     let rows = [
@@ -476,7 +485,18 @@ fn bench(args: &[String]) -> Result<()> {
             format!("{:.1}× then {:.1}×", r1k / r100, r10k / r1k),
             "see notes",
         ),
-        ("throughput, 2 threads vs 1", "≥ 1.8×".into(), format!("{speedup:.2}×"), yes(speedup >= 1.8)),
+        (
+            "throughput, 2 threads vs 1 (median of alternating rounds, `scaling`)",
+            "≥ 1.8×".into(),
+            format!("{speedup:.2}×"),
+            yes(speedup >= 1.8),
+        ),
+        (
+            "the same with 2 processes: what this machine gives when nothing is shared",
+            "reported".into(),
+            format!("{processes:.2}× (threads reach {:.0}% of it)", efficiency * 100.0),
+            "–",
+        ),
         ("activation of 50 modules with init hooks", "reported".into(), human(activation), "–"),
     ];
     for (what, target, measured, met) in rows {
@@ -496,7 +516,7 @@ fn bench(args: &[String]) -> Result<()> {
         "\n## How to read these\n\n\
 - Every benchmark lives in a crate's `benches/` (`{}`).\n\
 - Host-call costs are derived: a guest loop making 1,000 calls minus the same loop without them, over 1,000.\n\
-- Throughput per thread count is the wall time of a batch of calls split across the threads, per call.\n\
+- `throughput/N_threads` is the wall time of a batch of calls split across N threads, per call; the rows are measured seconds apart, so their ratio carries this VM's drift. The 2-vs-1 target is judged on `runtime/benches/scaling.rs` instead: 1 thread, 2 threads and 2 processes in alternating windows, the ratio taken within each round (ADR 0007).\n\
 - The notes on misses and their causes are kept below by hand.\n",
         BENCHES.iter().map(|(p, b)| format!("{p}/{b}")).collect::<Vec<_>>().join(", ")
     ));

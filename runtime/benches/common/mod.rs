@@ -1,0 +1,67 @@
+//! What the runtime benchmarks share: the trivial guest of the performance target and
+//! a runtime whose host functions do nothing, so only the runtime is measured.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmod_host_abi::{GroupDef, HostPolicy, groups};
+use wasmod_runtime::{HostContext, HostError, HostGroup, HostValue, LoadedFunction, NoCache, Runtime};
+
+/// Echo: `wasmod_alloc` always answers a fixed buffer, so an instance kept alive can be
+/// called forever without growing.
+pub(crate) const ECHO: &str = r#"(module
+  (import "wasmod:log@1" "write" (func $log (param i32 i32 i32)))
+  (import "wasmod:clock@1" "monotonic_nanos" (func $now (result i64)))
+  (memory (export "memory") 1)
+  (func (export "__wasmod_abi_v1"))
+  (func (export "wasmod_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "echo") (param $ptr i32) (param $len i32) (result i64)
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $len)) (i64.const 32)) (i64.extend_i32_u (local.get $ptr))))
+  (func (export "clock1000") (param i32 i32) (result i64)
+    (local $i i32) (local $acc i64)
+    (loop $l
+      (local.set $acc (i64.add (local.get $acc) (call $now)))
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 1000))))
+    i64.const 0)
+  (func (export "clock0") (param i32 i32) (result i64)
+    (local $i i32) (local $acc i64)
+    (loop $l
+      (local.set $acc (i64.add (local.get $acc) (local.get $acc)))
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 1000))))
+    i64.const 0))"#;
+
+/// `log.write` and `clock.monotonic_nanos` that do nothing, to measure the runtime alone.
+pub(crate) struct Quiet(GroupDef);
+
+impl HostGroup for Quiet {
+    fn def(&self) -> &GroupDef {
+        &self.0
+    }
+    fn call(&self, _: usize, _: &mut HostContext<'_>, _: &[HostValue]) -> Result<Option<HostValue>, HostError> {
+        Ok(if self.0.name == "clock" { Some(HostValue::I64(7)) } else { None })
+    }
+}
+
+pub(crate) fn setup() -> (Runtime, BTreeMap<&'static str, LoadedFunction>) {
+    let manifest = r#"(name: "bench/echo", version: "1.0.0", functions: {
+        "echo": (file: "echo.wasm", implements: "bench.run", groups: ["log"]),
+        "clock1000": (file: "clock1000.wasm", implements: "bench.run", groups: ["clock"]),
+        "clock0": (file: "clock0.wasm", implements: "bench.run"),
+    })"#;
+    // One build, split per function by the packer (each file keeps only its imports).
+    let build = wat::parse_str(ECHO).expect("valid WAT");
+    let archive = wasmod_pack::pack_build(manifest, &build).expect("packs");
+    let package = wasmod_manifest::Package::read(&archive, &Default::default()).expect("reads");
+    let mut policy = HostPolicy::new().with_subsystem("bench.run", &["log", "clock"], "");
+    policy.limits.max_imports = 8;
+    let validated = match wasmod_validator::validate_package(package, &policy) {
+        Ok(v) => v,
+        Err(report) => panic!("{report}"),
+    };
+    let runtime = Runtime::builder().group(Arc::new(Quiet(groups::LOG))).group(Arc::new(Quiet(groups::CLOCK))).build();
+    let functions = ["echo", "clock1000", "clock0"]
+        .into_iter()
+        .map(|f| (f, runtime.load(&validated, f, &NoCache).expect("loads")))
+        .collect();
+    (runtime, functions)
+}

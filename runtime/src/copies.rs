@@ -1,0 +1,104 @@
+//! Per-thread copies of the code of functions a thread calls often (ADR 0007).
+//!
+//! Every wasmer instance takes and releases references on its module's shared parts
+//! (the artifact, the module info). When one function is called on two threads at once,
+//! those reference counts, and the data that shares their cache lines, move between
+//! the two cores on every call. Measured with `cargo bench -p wasmod-runtime --bench
+//! scaling`: 2 threads reached 85–92% of the throughput of 2 processes with one shared
+//! module, 98% with a module per thread.
+//!
+//! So once a thread has called a function [`COPY_AFTER`] times, it gets its own copy of
+//! the function's code: the shared module serialized and loaded again into the thread's
+//! own engine (`engine::thread_engine`). Threads that call a function only a few times
+//! never pay for a copy. A copy lives in a thread-local table until the thread exits,
+//! or until the function is dropped everywhere (its entry is found dead and removed the
+//! next time this thread adds an entry). Its code memory belongs to the thread's engine
+//! and is freed with it, when the thread exits.
+//!
+//! Isolation is unchanged: a copy is the same compiled code, and every call still gets
+//! a fresh instance.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+use wasmer::Module;
+
+/// Calls of a function on one thread before that thread gets its own copy.
+pub(crate) const COPY_AFTER: u32 = 64;
+
+/// The identity of one loaded function, shared by its clones.
+#[derive(Debug, Default)]
+pub(crate) struct CodeId(());
+
+enum State {
+    Counting(u32),
+    Copied(Module),
+    /// Copying failed; this thread keeps using the shared module.
+    Shared,
+}
+
+struct Entry {
+    /// Keeps the `CodeId` allocation (the key) from being reused while the entry exists.
+    owner: Weak<CodeId>,
+    state: State,
+}
+
+thread_local! {
+    static COPIES: RefCell<HashMap<usize, Entry>> = RefCell::new(HashMap::new());
+}
+
+/// The module to instantiate for a call of the function `id` on this thread: its own
+/// copy once it is hot here, else the shared one.
+pub(crate) fn module_for_this_thread(id: &Arc<CodeId>, shared: &Module, stack_bytes: Option<usize>) -> Module {
+    let key = Arc::as_ptr(id) as usize;
+    let found = COPIES.try_with(|copies| {
+        let mut copies = copies.borrow_mut();
+        if !copies.contains_key(&key) {
+            copies.retain(|_, e| e.owner.strong_count() > 0);
+            copies.insert(key, Entry { owner: Arc::downgrade(id), state: State::Counting(0) });
+        }
+        let entry = copies.get_mut(&key).expect("just inserted");
+        match &mut entry.state {
+            State::Copied(module) => Some(module.clone()),
+            State::Shared => None,
+            State::Counting(calls) if *calls + 1 < COPY_AFTER => {
+                *calls += 1;
+                None
+            }
+            State::Counting(_) => match copy(shared, stack_bytes) {
+                Ok(module) => {
+                    entry.state = State::Copied(module.clone());
+                    Some(module)
+                }
+                Err(reason) => {
+                    tracing::debug!(%reason, "no per-thread copy of a function's code; using the shared one");
+                    entry.state = State::Shared;
+                    None
+                }
+            },
+        }
+    });
+    found.ok().flatten().unwrap_or_else(|| shared.clone())
+}
+
+/// The shared module loaded again into this thread's engine.
+fn copy(shared: &Module, stack_bytes: Option<usize>) -> Result<Module, String> {
+    let engine = crate::engine::thread_engine(stack_bytes).ok_or("the thread is exiting")?;
+    let bytes = shared.serialize().map_err(|e| e.to_string())?;
+    // SAFETY: the bytes are what wasmer serialized from a module this process loaded
+    // (after verifying its artifact), for an engine of the same configuration.
+    unsafe { crate::engine::load(&engine, &bytes) }
+}
+
+/// How many functions have a copy on this thread (for tests).
+#[cfg(test)]
+pub(crate) fn copies_on_this_thread() -> usize {
+    COPIES.with(|c| c.borrow().values().filter(|e| matches!(e.state, State::Copied(_))).count())
+}
+
+/// How many functions this thread has an entry for (for tests).
+#[cfg(test)]
+pub(crate) fn entries_on_this_thread() -> usize {
+    COPIES.with(|c| c.borrow().len())
+}
