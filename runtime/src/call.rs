@@ -3,7 +3,9 @@
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, OnceLock};
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmer::{Extern, Function, FunctionEnv, FunctionEnvMut, Instance, RuntimeError, Store, TypedFunction, Value};
@@ -16,8 +18,6 @@ use crate::pool;
 use crate::watchdog::Watch;
 use crate::{CallError, CallLimits, CallMetrics, CallOutcome, ErrorKind, LoadedFunction, Runtime};
 
-const FUEL_GLOBAL: &str = "wasmer_metering_remaining_points";
-const EXHAUSTED_GLOBAL: &str = "wasmer_metering_points_exhausted";
 /// Fuel granted to read a panic message after a trap.
 const PANIC_READ_FUEL: i64 = 1_000_000;
 /// The longest panic message read back.
@@ -192,7 +192,7 @@ impl Runtime {
                     function: unsafe { Borrowed::new(f) },
                     memory: None,
                     alloc: None,
-                    fuel_global: None,
+                    fuel: None,
                     limits: *limits,
                     deadline,
                     depth: nested.depth,
@@ -220,9 +220,12 @@ impl Runtime {
         let module = crate::copies::module_for_this_thread(&f.code, &f.module, stack_bytes);
         let instance = Instance::new_by_index(&mut store, &module, &externs).map_err(|e| link(&e))?;
         let exports = &instance.exports;
-        let fuel = exports.get_global(FUEL_GLOBAL).map_err(|e| link(&e))?.clone();
+        // SAFETY: `fuel` is kept next to the store, which owns the globals, and dropped
+        // with it (`Instantiated`).
+        let fuel = unsafe { Fuel::find(&mut store) }
+            .ok_or_else(|| link(&"the metering globals of the instance were not found"))?;
         let fuel_start = i64::try_from(limits.fuel).unwrap_or(i64::MAX);
-        fuel.set(&mut store, Value::I64(fuel_start)).map_err(|e| link(&e))?;
+        fuel.set(fuel_start);
         let memory = exports.get_memory(MEMORY_EXPORT).map_err(|e| link(&e))?.clone();
         let alloc: TypedFunction<i32, i32> = exports.get_typed_function(&store, ALLOC_EXPORT).map_err(|e| link(&e))?;
         let entry: TypedFunction<(i32, i32), i64> =
@@ -231,7 +234,7 @@ impl Runtime {
             let env = env.as_mut(&mut store);
             env.memory = Some(memory.clone());
             env.alloc = Some(alloc.clone());
-            env.fuel_global = Some(fuel.clone());
+            env.fuel = Some(fuel);
         }
         Ok(Instantiated { store, instance, env, fuel, fuel_start, memory, alloc, entry })
     }
@@ -253,12 +256,9 @@ impl Runtime {
             unsafe { self.instantiate(f, limits, data, nested, deadline) }?;
 
         // The watchdog zeroes the fuel global when the deadline passes.
-        let Some(points) = fuel_pointer(&mut store, &fuel, fuel_start, &f.fuel_slot) else {
-            return fail(ErrorKind::Link { reason: "the fuel counter of the instance was not found".into() }, None);
-        };
         // SAFETY: the global lives in the instance, which the store keeps alive until the
         // end of this function; `watch` is dropped explicitly before that.
-        let watch = unsafe { Watch::register(deadline, points) };
+        let watch = unsafe { Watch::register(deadline, fuel.remaining_ptr()) };
 
         let outcome = (|| -> Result<Vec<u8>, Failure> {
             let (ptr, len) = if input.is_empty() {
@@ -289,10 +289,7 @@ impl Runtime {
         })();
         let timed_out = watch.finish();
 
-        let remaining = match fuel.get(&mut store) {
-            Value::I64(v) => v,
-            _ => 0,
-        };
+        let remaining = fuel.get();
         let metrics = CallMetrics {
             wall: started.elapsed(),
             fuel_used: (fuel_start - remaining.max(0)).max(0) as u64,
@@ -313,7 +310,7 @@ impl Runtime {
         };
         let kind = if timed_out || nested_failure.is_some() {
             ErrorKind::DeadlineExceeded { timeout: limits.timeout }
-        } else if exhausted(&mut store, &instance) {
+        } else if fuel.exhausted() {
             ErrorKind::FuelExhausted { fuel: limits.fuel }
         } else if let Some((function, message)) = host_trap {
             ErrorKind::HostTrap { function, message }
@@ -322,7 +319,7 @@ impl Runtime {
         } else {
             match error.clone().to_trap() {
                 Some(TrapCode::StackOverflow) => ErrorKind::StackOverflow,
-                Some(TrapCode::UnreachableCodeReached) => match panic_message(&mut store, &instance, &fuel, &memory) {
+                Some(TrapCode::UnreachableCodeReached) => match panic_message(&mut store, &instance, fuel, &memory) {
                     Some(message) => ErrorKind::GuestPanic { message },
                     None => ErrorKind::Trap { message: error.message() },
                 },
@@ -339,7 +336,7 @@ struct Instantiated {
     store: Store,
     instance: Instance,
     env: Option<FunctionEnv<CallEnv>>,
-    fuel: wasmer::Global,
+    fuel: Fuel,
     fuel_start: i64,
     memory: wasmer::Memory,
     alloc: TypedFunction<i32, i32>,
@@ -368,7 +365,7 @@ impl LiveInstance {
     /// Calls the entry point again in the same instance (fuel is topped up).
     pub fn call(&mut self, input: &[u8]) -> Result<Vec<u8>, String> {
         let i = &mut self.inner;
-        i.fuel.set(&mut i.store, Value::I64(i.fuel_start)).map_err(|e| e.to_string())?;
+        i.fuel.set(i.fuel_start);
         let (ptr, len) = if input.is_empty() {
             (0, 0)
         } else {
@@ -433,20 +430,11 @@ fn read_region(store: &Store, memory: &wasmer::Memory, region: Region, max: usiz
     Ok(out)
 }
 
-fn exhausted(store: &mut Store, instance: &Instance) -> bool {
-    instance.exports.get_global(EXHAUSTED_GLOBAL).ok().is_some_and(|g| matches!(g.get(store), Value::I32(v) if v != 0))
-}
-
 /// After an `unreachable` trap, asks the guest for its panic message (sdk guests record
 /// it in their panic hook).
-fn panic_message(
-    store: &mut Store,
-    instance: &Instance,
-    fuel: &wasmer::Global,
-    memory: &wasmer::Memory,
-) -> Option<String> {
+fn panic_message(store: &mut Store, instance: &Instance, fuel: Fuel, memory: &wasmer::Memory) -> Option<String> {
     let get: TypedFunction<(), i64> = instance.exports.get_typed_function(store, PANIC_MESSAGE_EXPORT).ok()?;
-    fuel.set(store, Value::I64(PANIC_READ_FUEL)).ok()?;
+    fuel.set(PANIC_READ_FUEL);
     let region = Region::unpack(get.call(store).ok()?)?;
     if region.len == 0 {
         return None;
@@ -457,30 +445,63 @@ fn panic_message(
         .map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
-/// The address of the fuel global's value, for the watchdog. wasmer does not expose a
-/// global's storage directly, so the first call of a function sets the global to a
-/// sentinel and finds it among the store's globals (a fresh store holds only this
-/// instance's); its position is the same in every instance of the function, so later
-/// calls look there and only check that it holds the fuel just set.
-fn fuel_pointer(store: &mut Store, fuel: &wasmer::Global, expected: i64, slot: &OnceLock<usize>) -> Option<*mut i64> {
-    use wasmer::AsStoreMut;
-    let read = |g: &wasmer_vm::VMGlobal| {
-        let definition = g.vmglobal();
-        // SAFETY: a live global of this store; reading its raw value as i64 is what an
-        // i64 global holds (other globals are never mistaken for it: see the checks).
-        (unsafe { definition.as_ref().val.i64 }, definition.as_ptr().cast::<i64>())
-    };
-    if let Some(&index) = slot.get()
-        && let Some((value, ptr)) = store.objects_mut().as_sys().iter_globals().nth(index).map(read)
-        && value == expected
-    {
-        return Some(ptr);
+/// The two metering globals of one instance, by address: the remaining points (which
+/// the watchdog also writes) and the "exhausted" flag. They are not exported (see
+/// `engine::UnexportedMetering`); metering appends them after the module's own globals,
+/// so in a call's fresh store they are its last two globals.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fuel {
+    remaining: NonNull<i64>,
+    exhausted: NonNull<i32>,
+}
+
+// SAFETY: the pointers refer to globals of one call's store; they are used only on the
+// thread running that call (and by the watchdog, through atomics) while the store lives.
+unsafe impl Send for Fuel {}
+// SAFETY: as above.
+unsafe impl Sync for Fuel {}
+
+impl Fuel {
+    /// Finds the metering globals of the only instance in `store`, checking their types.
+    ///
+    /// # Safety
+    /// The result must not be used after `store` is dropped.
+    unsafe fn find(store: &mut Store) -> Option<Fuel> {
+        use wasmer::AsStoreMut;
+        use wasmer_types::{Mutability, Type};
+        let mut store = store.as_store_mut();
+        let globals = store.objects_mut().as_sys().iter_globals().as_slice();
+        let [.., remaining, exhausted] = globals else { return None };
+        let is = |g: &wasmer_vm::VMGlobal, ty: Type| g.ty().ty == ty && g.ty().mutability == Mutability::Var;
+        if !is(remaining, Type::I64) || !is(exhausted, Type::I32) {
+            return None;
+        }
+        // The value sits at the start of a global's definition (wasmer aligns it to 16).
+        Some(Fuel { remaining: remaining.vmglobal().cast(), exhausted: exhausted.vmglobal().cast() })
     }
-    const SENTINEL: i64 = 0x5741_534d_4f44_f00d;
-    fuel.set(store, Value::I64(SENTINEL)).ok()?;
-    let found = store.objects_mut().as_sys().iter_globals().map(read).enumerate().find(|(_, (v, _))| *v == SENTINEL);
-    fuel.set(store, Value::I64(expected)).ok()?;
-    let (index, (_, ptr)) = found?;
-    let _ = slot.set(index);
-    Some(ptr)
+
+    fn atomic(&self) -> &AtomicI64 {
+        // SAFETY: a live, aligned i64 global (see `find`); the watchdog writes it atomically.
+        unsafe { AtomicI64::from_ptr(self.remaining.as_ptr()) }
+    }
+
+    /// Points left (negative once a metering check failed).
+    pub(crate) fn get(&self) -> i64 {
+        self.atomic().load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set(&self, points: i64) {
+        self.atomic().store(points, Ordering::SeqCst);
+    }
+
+    /// Whether a metering check ran out of points.
+    fn exhausted(&self) -> bool {
+        // SAFETY: a live i32 global (see `find`), written only by the guest, which is not
+        // running now.
+        unsafe { self.exhausted.as_ptr().read() != 0 }
+    }
+
+    fn remaining_ptr(&self) -> *mut i64 {
+        self.remaining.as_ptr()
+    }
 }

@@ -5,11 +5,14 @@
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use wasmer::sys::{CompilerConfig, Cranelift, CraneliftOptLevel, Features, NativeEngineExt, Target};
+use wasmer::sys::{
+    CompilerConfig, Cranelift, CraneliftOptLevel, Features, FunctionMiddleware, MiddlewareError, ModuleMiddleware,
+    NativeEngineExt, Target,
+};
 use wasmer::wasmparser::Operator;
 use wasmer::{Engine, Module};
 use wasmer_middlewares::Metering;
-use wasmer_types::{MemoryError, MemoryStyle, MemoryType, TableStyle, TableType};
+use wasmer_types::{LocalFunctionIndex, MemoryError, MemoryStyle, MemoryType, ModuleInfo, TableStyle, TableType};
 use wasmer_vm::{VMConfig, VMMemory, VMMemoryDefinition, VMTable, VMTableDefinition};
 
 use wasmod_host_abi::abi::{ALLOC_EXPORT, MEMORY_EXPORT, PANIC_MESSAGE_EXPORT};
@@ -40,13 +43,40 @@ fn cost(_: &Operator<'_>) -> u64 {
     1
 }
 
+type CostFn = fn(&Operator<'_>) -> u64;
+
+/// The names wasmer's metering exports its two globals under.
+const METERING_EXPORTS: [&str; 2] = ["wasmer_metering_remaining_points", "wasmer_metering_points_exhausted"];
+
+/// wasmer's metering middleware without the two exports it adds. wasmer copies every
+/// export's name into a hash map for every instance, and these two long names were a
+/// tenth of a call. The runtime finds the two globals by position instead: metering
+/// appends them after the module's own globals, remaining points first (see
+/// `call::Fuel`).
+#[derive(Debug)]
+struct UnexportedMetering(Metering<CostFn>);
+
+impl ModuleMiddleware for UnexportedMetering {
+    fn generate_function_middleware<'a>(&self, index: LocalFunctionIndex) -> Box<dyn FunctionMiddleware<'a> + 'a> {
+        self.0.generate_function_middleware(index)
+    }
+
+    fn transform_module_info(&self, info: &mut ModuleInfo) -> Result<(), MiddlewareError> {
+        self.0.transform_module_info(info)?;
+        for name in METERING_EXPORTS {
+            info.exports.shift_remove(name);
+        }
+        Ok(())
+    }
+}
+
 /// The wasmer version, pinned with `=` in the workspace manifest; part of the engine
 /// identity (a test checks it against Cargo.lock).
 pub(crate) const WASMER_VERSION: &str = "7.4.2";
 
 /// A version of what [`compile`] does to a file (the cost function, the exports kept);
 /// part of the engine identity, so artifacts compiled another way are recompiled.
-const COMPILE_VERSION: u32 = 2;
+const COMPILE_VERSION: u32 = 3;
 
 /// Memory and table creation for the shared engine: static-style memories from the
 /// pool, everything else as wasmer does it.
@@ -215,7 +245,7 @@ pub(crate) fn compile(wasm: &[u8], entry: &str) -> Result<Vec<u8>, String> {
     let mut config = Cranelift::new();
     config.opt_level(CraneliftOptLevel::Speed);
     // Zero initial points: nothing runs before the runtime sets the call's fuel.
-    config.push_middleware(Arc::new(Metering::new(0, cost)));
+    config.push_middleware(Arc::new(UnexportedMetering(Metering::new(0, cost as CostFn))));
     let mut engine = <Engine as NativeEngineExt>::new(Box::new(config), Target::default(), features());
     engine.set_tunables(PoolTunables::new(None));
     let module = Module::new(&engine, &wasm).map_err(|e| e.to_string())?;

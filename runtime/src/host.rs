@@ -148,7 +148,7 @@ pub(crate) struct CallEnv {
     pub function: Borrowed<LoadedFunction>,
     pub memory: Option<Memory>,
     pub alloc: Option<TypedFunction<i32, i32>>,
-    pub fuel_global: Option<wasmer::Global>,
+    pub fuel: Option<crate::call::Fuel>,
     pub limits: CallLimits,
     pub deadline: Instant,
     pub depth: u32,
@@ -282,17 +282,11 @@ impl HostContext<'_> {
         input: &[u8],
         data: Option<Arc<dyn Any + Send + Sync>>,
     ) -> Result<Vec<u8>, CallError> {
-        let (runtime, mut limits, deadline, depth, fuel_global) = {
+        let (runtime, mut limits, deadline, depth, fuel) = {
             let env = self.env.data();
-            (env.runtime, env.limits, env.deadline, env.depth, env.fuel_global.clone())
+            (env.runtime, env.limits, env.deadline, env.depth, env.fuel)
         };
-        let remaining = match &fuel_global {
-            Some(g) => match g.get(&mut self.env) {
-                wasmer::Value::I64(v) => v.max(0) as u64,
-                _ => 0,
-            },
-            None => limits.fuel,
-        };
+        let remaining = fuel.map_or(limits.fuel, |f| f.get().max(0) as u64);
         limits.fuel = remaining;
         let nested = crate::call::Nested { depth: depth + 1, deadline };
         let result = runtime.get().call_nested(callee, input, &limits, data, nested);
@@ -300,10 +294,9 @@ impl HostContext<'_> {
             Ok(o) => o.metrics.fuel_used,
             Err(e) => e.metrics.as_ref().map_or(0, |m| m.fuel_used),
         };
-        if let Some(g) = fuel_global {
+        if let Some(f) = fuel {
             // Charge the caller; the guest sees its budget shrink by what the callee used.
-            let left = remaining.saturating_sub(used);
-            let _ = g.set(&mut self.env, wasmer::Value::I64(left as i64));
+            f.set(i64::try_from(remaining.saturating_sub(used)).unwrap_or(i64::MAX));
         }
         if let Err(e) = &result
             && matches!(e.kind, crate::ErrorKind::DeadlineExceeded { .. })

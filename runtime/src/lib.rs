@@ -303,9 +303,6 @@ pub struct LoadedFunction {
     /// `module.name` of an import that is not granted (the call then cannot link).
     imports: Arc<[Result<Binding, String>]>,
     source: ArtifactSource,
-    /// Where the fuel global sits among an instance's store globals (learnt on the
-    /// first call).
-    fuel_slot: Arc<std::sync::OnceLock<usize>>,
     /// Names this load of the code for per-thread copies.
     code: Arc<copies::CodeId>,
 }
@@ -571,7 +568,6 @@ impl Runtime {
             module,
             imports: imports.into(),
             source,
-            fuel_slot: Arc::default(),
             code: Arc::default(),
         })
     }
