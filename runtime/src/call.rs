@@ -272,11 +272,11 @@ impl Runtime {
                         reason: format!("wasmod_alloc({len}) returned 0"),
                     }));
                 }
-                memory.view(&store).write(u64::from(ptr as u32), input).map_err(|_| {
-                    Failure::Output(ErrorKind::BadPointer {
+                if !copy_in(&memory.view(&store), u64::from(ptr as u32), input) {
+                    return Err(Failure::Output(ErrorKind::BadPointer {
                         reason: format!("wasmod_alloc({len}) returned {ptr:#x}, outside memory"),
-                    })
-                })?;
+                    }));
+                }
                 (ptr, len)
             };
             let word = entry.call(&mut store, ptr, len)?;
@@ -371,7 +371,9 @@ impl LiveInstance {
         } else {
             let len = input.len() as i32;
             let ptr = i.alloc.call(&mut i.store, len).map_err(|e| e.message())?;
-            i.memory.view(&i.store).write(u64::from(ptr as u32), input).map_err(|e| e.to_string())?;
+            if !copy_in(&i.memory.view(&i.store), u64::from(ptr as u32), input) {
+                return Err(format!("wasmod_alloc returned {ptr:#x}, outside memory"));
+            }
             (ptr, len)
         };
         let word = i.entry.call(&mut i.store, ptr, len).map_err(|e| e.message())?;
@@ -411,6 +413,33 @@ impl From<RuntimeError> for Failure {
     }
 }
 
+/// Copies `bytes` into guest memory at `offset`; `false` if they do not fit.
+///
+/// wasmer's `MemoryView::write` copies with volatile accesses, because another thread
+/// may change a shared memory meanwhile. wasmod memories are never shared (the threads
+/// proposal is off), and no guest code runs while the host copies (the guest is either
+/// not started or suspended in a host call on this thread), so a plain copy is sound.
+pub(crate) fn copy_in(view: &wasmer::MemoryView<'_>, offset: u64, bytes: &[u8]) -> bool {
+    let fits = offset.checked_add(bytes.len() as u64).is_some_and(|end| end <= view.data_size());
+    if fits {
+        // SAFETY: in bounds (checked above), and nothing else touches the memory now
+        // (see above); `ptr::copy` allows the two ranges to overlap.
+        unsafe { std::ptr::copy(bytes.as_ptr(), view.data_ptr().add(offset as usize), bytes.len()) };
+    }
+    fits
+}
+
+/// Copies `len` bytes at `offset` out of guest memory; `None` if out of bounds. See
+/// [`copy_in`] for why a plain copy is sound.
+pub(crate) fn copy_out(view: &wasmer::MemoryView<'_>, offset: u64, len: usize) -> Option<Vec<u8>> {
+    let end = offset.checked_add(len as u64)?;
+    if end > view.data_size() {
+        return None;
+    }
+    // SAFETY: in bounds (checked above), and nothing writes the memory meanwhile.
+    Some(unsafe { std::slice::from_raw_parts(view.data_ptr().add(offset as usize), len) }.to_vec())
+}
+
 fn read_region(store: &Store, memory: &wasmer::Memory, region: Region, max: usize) -> Result<Vec<u8>, ErrorKind> {
     if region.len as usize > max {
         return Err(ErrorKind::OutputTooLarge { len: u64::from(region.len), limit: max as u64 });
@@ -425,9 +454,8 @@ fn read_region(store: &Store, memory: &wasmer::Memory, region: Region, max: usiz
             ),
         });
     }
-    let mut out = vec![0u8; region.len as usize];
-    view.read(u64::from(region.ptr), &mut out).map_err(|e| ErrorKind::BadPointer { reason: e.to_string() })?;
-    Ok(out)
+    copy_out(&view, u64::from(region.ptr), region.len as usize)
+        .ok_or_else(|| ErrorKind::BadPointer { reason: "the output range is outside memory".into() })
 }
 
 /// After an `unreachable` trap, asks the guest for its panic message (sdk guests record

@@ -236,9 +236,8 @@ impl HostContext<'_> {
     /// Copies `len` bytes at `ptr` out of guest memory.
     pub fn read(&self, ptr: i32, len: i32) -> Result<Vec<u8>, HostError> {
         let (offset, len) = self.check(ptr, len)?;
-        let mut buf = vec![0u8; len];
-        self.memory().view(&self.env).read(offset, &mut buf).map_err(|e| HostError::Trap(e.to_string()))?;
-        Ok(buf)
+        crate::call::copy_out(&self.memory().view(&self.env), offset, len)
+            .ok_or_else(|| HostError::Trap("guest memory changed size during a read".into()))
     }
 
     /// Reads a UTF-8 string; invalid UTF-8 is `Status(INVALID)`.
@@ -249,7 +248,11 @@ impl HostContext<'_> {
     /// Copies bytes into guest memory at `ptr`.
     pub fn write(&self, ptr: i32, bytes: &[u8]) -> Result<(), HostError> {
         let (offset, _) = self.check(ptr, i32::try_from(bytes.len()).unwrap_or(i32::MAX))?;
-        self.memory().view(&self.env).write(offset, bytes).map_err(|e| HostError::Trap(e.to_string()))
+        if crate::call::copy_in(&self.memory().view(&self.env), offset, bytes) {
+            Ok(())
+        } else {
+            Err(HostError::Trap("guest memory changed size during a write".into()))
+        }
     }
 
     /// Hands bytes to the guest: allocates them with the guest's `wasmod_alloc`, copies
