@@ -27,7 +27,8 @@ const MAX_PANIC_MESSAGE: u32 = 64 << 10;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Nested {
     pub depth: u32,
-    pub deadline: Instant,
+    /// The caller's deadline (`None` for a call from the host, which has only its own).
+    pub deadline: Option<Instant>,
 }
 
 fn to_host(v: &Value) -> HostValue {
@@ -249,7 +250,9 @@ impl Runtime {
         started: Instant,
     ) -> Result<CallOutcome, CallError> {
         let fail = |kind: ErrorKind, metrics: Option<CallMetrics>| Err(CallError::new(f, kind, metrics));
-        let deadline = nested.deadline.min(started + limits.timeout);
+        // A timeout too long to represent is no deadline at all (about 136 years).
+        let own = started.checked_add(limits.timeout).unwrap_or_else(|| started + Duration::from_secs(u32::MAX.into()));
+        let deadline = nested.deadline.map_or(own, |outer| outer.min(own));
         // SAFETY: the store is dropped at the end of this function, while `self` and `f`
         // are borrowed.
         let Instantiated { mut store, instance, env, fuel, fuel_start, memory, alloc, entry } =
@@ -392,7 +395,9 @@ impl Runtime {
         let runtime = Box::new(self.clone());
         let function = Box::new(f.clone());
         // SAFETY: both live in boxes that `LiveInstance` drops after the store.
-        let inner = unsafe { runtime.instantiate(&function, &limits, None, Nested { depth: 0, deadline }, deadline) }?;
+        let inner = unsafe {
+            runtime.instantiate(&function, &limits, None, Nested { depth: 0, deadline: Some(deadline) }, deadline)
+        }?;
         Ok(LiveInstance { inner, max_output: limits.max_output_bytes, _runtime: runtime, _function: function })
     }
 }

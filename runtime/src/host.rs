@@ -291,7 +291,7 @@ impl HostContext<'_> {
         };
         let remaining = fuel.map_or(limits.fuel, |f| f.get().max(0) as u64);
         limits.fuel = remaining;
-        let nested = crate::call::Nested { depth: depth + 1, deadline };
+        let nested = crate::call::Nested { depth: depth + 1, deadline: Some(deadline) };
         let result = runtime.get().call_nested(callee, input, &limits, data, nested);
         let used = match &result {
             Ok(o) => o.metrics.fuel_used,

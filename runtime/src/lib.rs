@@ -595,7 +595,7 @@ impl Runtime {
     ) -> Result<CallOutcome, CallError> {
         let limits = options.limits.as_ref().unwrap_or(&self.inner.limits);
         // (`limits` is Copy; the reference keeps the default path allocation-free.)
-        let nested = call::Nested { depth: 0, deadline: std::time::Instant::now() + limits.timeout };
+        let nested = call::Nested { depth: 0, deadline: None };
         self.call_nested(function, input, limits, options.data.clone(), nested)
     }
 }
@@ -673,6 +673,15 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    #[test]
+    fn an_unrepresentably_long_timeout_means_no_deadline() {
+        let runtime = Runtime::builder().group(Arc::new(NotFound)).build();
+        let f = runtime.load(&kv_package("i64.const 0"), "run", &NoCache).unwrap();
+        let limits = CallLimits { timeout: std::time::Duration::MAX, ..*runtime.default_limits() };
+        let options = CallOptions { limits: Some(limits), ..Default::default() };
+        assert_eq!(runtime.call_with(&f, b"", &options).unwrap().output, b"");
     }
 
     #[test]

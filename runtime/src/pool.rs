@@ -113,7 +113,15 @@ impl Slot {
         let page = os_page();
         let pages = self.accessible.div_ceil(page);
         let base = self.base.as_ptr();
-        let mut resident = vec![0u8; pages];
+        // One byte per page; memories up to 2 MiB (most of them) need no allocation.
+        let mut on_stack = [0u8; 512];
+        let mut on_heap = Vec::new();
+        let resident = if pages <= on_stack.len() {
+            &mut on_stack[..pages]
+        } else {
+            on_heap.resize(pages, 0);
+            &mut on_heap[..]
+        };
         // SAFETY: the range is mapped and `resident` has one byte per page.
         check(unsafe { libc::mincore(base.cast(), self.accessible, resident.as_mut_ptr().cast()) })?;
         let count = resident.iter().filter(|r| **r & 1 != 0).count();
@@ -356,6 +364,19 @@ mod tests {
         // SAFETY: the whole range is still mapped (only its protection changed).
         unsafe { libc::mincore(base.cast(), 2 * WASM_PAGE, resident.as_mut_ptr().cast()) };
         assert!(resident[WASM_PAGE / os_page()..].iter().all(|r| r & 1 == 0), "shrinking discards the tail");
+        give_back(slot);
+    }
+
+    #[test]
+    fn memories_past_the_stack_buffer_are_cleared_too() {
+        // 40 wasm pages: more pages than `clear` tracks on its stack.
+        let bytes = 40 * WASM_PAGE;
+        let mut slot = checkout(bytes).unwrap();
+        // SAFETY: the last byte of a read-write range.
+        unsafe { slot.base.as_ptr().add(bytes - 1).write(5) };
+        slot.clear().unwrap();
+        // SAFETY: as above.
+        assert_eq!(unsafe { slot.base.as_ptr().add(bytes - 1).read() }, 0);
         give_back(slot);
     }
 
