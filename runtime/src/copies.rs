@@ -20,6 +20,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Weak};
 
 use wasmer::Module;
@@ -44,8 +45,33 @@ struct Entry {
     state: State,
 }
 
+/// Hashes a key that is already an address: one multiply, no SipHash on every call.
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        // Addresses end in zero bits; fold the high product bits into the low ones,
+        // which pick the bucket.
+        let h = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = h ^ (h >> 32);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Table = HashMap<usize, Entry, BuildHasherDefault<AddressHasher>>;
+
 thread_local! {
-    static COPIES: RefCell<HashMap<usize, Entry>> = RefCell::new(HashMap::new());
+    static COPIES: RefCell<Table> = RefCell::new(Table::default());
 }
 
 /// The module to instantiate for a call of the function `id` on this thread: its own
