@@ -8,6 +8,8 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
+use crate::store::{sync_dir, unique_name};
+
 const TABLE: TableDefinition<'static, (&str, &[u8]), &[u8]> = TableDefinition::new("kv");
 
 /// Largest key, in bytes.
@@ -50,16 +52,14 @@ impl Kv {
     /// either no database or a whole one, never a file redb cannot open.
     pub(crate) fn open(path: &Path, scratch: &Path) -> Result<Kv, KvError> {
         if !path.exists() {
-            let mut random = [0u8; 8];
-            let _ = getrandom::fill(&mut random);
-            let fresh = scratch.join(format!("kv-{}-{:016x}.redb", std::process::id(), u64::from_le_bytes(random)));
+            let fresh = scratch.join(unique_name("kv"));
             init(&Database::create(&fresh).map_err(kv)?)?;
             // A link fails if the name exists: if another process got there first, its
             // database is the one.
             match std::fs::hard_link(&fresh, path) {
                 Ok(()) => {
                     if let Some(dir) = path.parent() {
-                        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+                        sync_dir(dir).map_err(io)?;
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}

@@ -263,7 +263,7 @@ impl HostBuilder {
     pub fn open(self) -> Result<Host, Error> {
         self.policy.check().map_err(Error::Policy)?;
         let store = Store::open(&self.store)?;
-        let kv = Arc::new(kv::Kv::open(&store.root().join("kv.redb"), &store.root().join("staging"))?);
+        let kv = Arc::new(kv::Kv::open(&store.root().join("kv.redb"), &store.staging())?);
         let mut runtime = Runtime::builder().limits(self.limits);
         for g in groups::standard().into_iter().chain(self.groups) {
             runtime = runtime.group(g);

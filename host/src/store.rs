@@ -65,11 +65,17 @@ pub(crate) struct Store {
 pub(crate) const PACKAGE_FILE: &str = "package.zip";
 const ARTIFACTS_DIR: &str = "artifacts";
 
-fn fsync_dir(path: &Path) -> Result<(), StoreIoError> {
-    fs::File::open(path).and_then(|d| d.sync_all()).map_err(io_err("syncing", path))
+/// Flushes a directory's entries (a rename or link into it) to disk.
+pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
+    fs::File::open(path).and_then(|d| d.sync_all())
 }
 
-fn unique_name(prefix: &str) -> String {
+fn fsync_dir(path: &Path) -> Result<(), StoreIoError> {
+    sync_dir(path).map_err(io_err("syncing", path))
+}
+
+/// A name no other operation uses: `prefix`, the process id and 64 random bits.
+pub(crate) fn unique_name(prefix: &str) -> String {
     let mut random = [0u8; 8];
     let _ = getrandom::fill(&mut random);
     format!("{prefix}-{}-{:016x}", std::process::id(), u64::from_le_bytes(random))
@@ -98,6 +104,11 @@ impl Store {
 
     pub(crate) fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Where operations in progress build their results; emptied by [`Store::open`].
+    pub(crate) fn staging(&self) -> PathBuf {
+        self.root.join("staging")
     }
 
     pub(crate) fn version_dir(&self, name: &ModuleName, version: &Version) -> PathBuf {
@@ -165,7 +176,7 @@ impl Store {
         archive: &[u8],
         artifacts: &[(String, Vec<u8>)],
     ) -> Result<PathBuf, StoreIoError> {
-        let staging = self.root.join("staging").join(unique_name("install"));
+        let staging = self.staging().join(unique_name("install"));
         fs::create_dir_all(Self::artifacts_dir(&staging)).map_err(io_err("creating", &staging))?;
         write_synced(&staging.join(PACKAGE_FILE), archive)?;
         for (key, bytes) in artifacts {

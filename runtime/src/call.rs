@@ -174,7 +174,7 @@ impl Runtime {
         f: &LoadedFunction,
         limits: &CallLimits,
         data: Option<Arc<dyn Any + Send + Sync>>,
-        nested: Nested,
+        depth: u32,
         deadline: Instant,
     ) -> Result<Instantiated, CallError> {
         let link = |e: &dyn std::fmt::Display| CallError::new(f, ErrorKind::Link { reason: e.to_string() }, None);
@@ -196,7 +196,7 @@ impl Runtime {
                     fuel: None,
                     limits: *limits,
                     deadline,
-                    depth: nested.depth,
+                    depth,
                     data,
                     host_trap: None,
                     guest_fault: None,
@@ -256,7 +256,7 @@ impl Runtime {
         // SAFETY: the store is dropped at the end of this function, while `self` and `f`
         // are borrowed.
         let Instantiated { mut store, instance, env, fuel, fuel_start, memory, alloc, entry } =
-            unsafe { self.instantiate(f, limits, data, nested, deadline) }?;
+            unsafe { self.instantiate(f, limits, data, nested.depth, deadline) }?;
 
         // The watchdog zeroes the fuel global when the deadline passes.
         // SAFETY: the global lives in the instance, which the store keeps alive until the
@@ -395,9 +395,7 @@ impl Runtime {
         let runtime = Box::new(self.clone());
         let function = Box::new(f.clone());
         // SAFETY: both live in boxes that `LiveInstance` drops after the store.
-        let inner = unsafe {
-            runtime.instantiate(&function, &limits, None, Nested { depth: 0, deadline: Some(deadline) }, deadline)
-        }?;
+        let inner = unsafe { runtime.instantiate(&function, &limits, None, 0, deadline) }?;
         Ok(LiveInstance { inner, max_output: limits.max_output_bytes, _runtime: runtime, _function: function })
     }
 }
@@ -450,17 +448,14 @@ fn read_region(store: &Store, memory: &wasmer::Memory, region: Region, max: usiz
         return Err(ErrorKind::OutputTooLarge { len: u64::from(region.len), limit: max as u64 });
     }
     let view = memory.view(store);
-    let size = view.data_size();
-    if u64::from(region.ptr) + u64::from(region.len) > size {
-        return Err(ErrorKind::BadPointer {
-            reason: format!(
-                "the guest returned the range {:#x}+{} but its memory is {size} bytes",
-                region.ptr, region.len
-            ),
-        });
-    }
-    copy_out(&view, u64::from(region.ptr), region.len as usize)
-        .ok_or_else(|| ErrorKind::BadPointer { reason: "the output range is outside memory".into() })
+    copy_out(&view, u64::from(region.ptr), region.len as usize).ok_or_else(|| ErrorKind::BadPointer {
+        reason: format!(
+            "the guest returned the range {:#x}+{} but its memory is {} bytes",
+            region.ptr,
+            region.len,
+            view.data_size()
+        ),
+    })
 }
 
 /// After an `unreachable` trap, asks the guest for its panic message (sdk guests record
@@ -480,7 +475,7 @@ fn panic_message(store: &mut Store, instance: &Instance, fuel: Fuel, memory: &wa
 
 /// The two metering globals of one instance, by address: the remaining points (which
 /// the watchdog also writes) and the "exhausted" flag. They are not exported (see
-/// `engine::UnexportedMetering`); metering appends them after the module's own globals,
+/// `engine::CallExportsOnly`); metering appends them after the module's own globals,
 /// so in a call's fresh store they are its last two globals.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Fuel {

@@ -80,11 +80,12 @@ pub(crate) fn module_for_this_thread(id: &Arc<CodeId>, shared: &Module, stack_by
     let key = Arc::as_ptr(id) as usize;
     let found = COPIES.try_with(|copies| {
         let mut copies = copies.borrow_mut();
-        if !copies.contains_key(&key) {
+        let Some(entry) = copies.get_mut(&key) else {
+            // This thread's first call of the function: forget functions dropped since.
             copies.retain(|_, e| e.owner.strong_count() > 0);
-            copies.insert(key, Entry { owner: Arc::downgrade(id), state: State::Counting(0) });
-        }
-        let entry = copies.get_mut(&key).expect("just inserted");
+            copies.insert(key, Entry { owner: Arc::downgrade(id), state: State::Counting(1) });
+            return None;
+        };
         match &mut entry.state {
             State::Copied(module) => Some(module.clone()),
             State::Shared => None,

@@ -224,20 +224,16 @@ impl HostContext<'_> {
         self.env.data().memory.as_ref().expect("memory is set before the guest runs")
     }
 
-    fn check(&self, ptr: i32, len: i32) -> Result<(u64, usize), HostError> {
-        let (ptr, len) = (ptr as u32, len as u32);
-        let size = self.memory().view(&self.env).data_size();
-        if u64::from(ptr) + u64::from(len) > size {
-            return Err(HostError::BadPointer { ptr, len, memory_bytes: size });
-        }
-        Ok((u64::from(ptr), len as usize))
+    fn bad_pointer(&self, ptr: i32, len: usize) -> HostError {
+        let memory_bytes = self.memory().view(&self.env).data_size();
+        HostError::BadPointer { ptr: ptr as u32, len: u32::try_from(len).unwrap_or(u32::MAX), memory_bytes }
     }
 
     /// Copies `len` bytes at `ptr` out of guest memory.
     pub fn read(&self, ptr: i32, len: i32) -> Result<Vec<u8>, HostError> {
-        let (offset, len) = self.check(ptr, len)?;
-        crate::call::copy_out(&self.memory().view(&self.env), offset, len)
-            .ok_or_else(|| HostError::Trap("guest memory changed size during a read".into()))
+        let len = len as u32 as usize;
+        crate::call::copy_out(&self.memory().view(&self.env), u64::from(ptr as u32), len)
+            .ok_or_else(|| self.bad_pointer(ptr, len))
     }
 
     /// Reads a UTF-8 string; invalid UTF-8 is `Status(INVALID)`.
@@ -247,11 +243,10 @@ impl HostContext<'_> {
 
     /// Copies bytes into guest memory at `ptr`.
     pub fn write(&self, ptr: i32, bytes: &[u8]) -> Result<(), HostError> {
-        let (offset, _) = self.check(ptr, i32::try_from(bytes.len()).unwrap_or(i32::MAX))?;
-        if crate::call::copy_in(&self.memory().view(&self.env), offset, bytes) {
+        if crate::call::copy_in(&self.memory().view(&self.env), u64::from(ptr as u32), bytes) {
             Ok(())
         } else {
-            Err(HostError::Trap("guest memory changed size during a write".into()))
+            Err(self.bad_pointer(ptr, bytes.len()))
         }
     }
 

@@ -454,10 +454,14 @@ impl Runtime {
     /// bytes and the entry point (the artifact keeps only the exports a call of that
     /// entry uses, so two functions whose files are identical get different artifacts).
     pub fn artifact_key(&self, wasm: &[u8], function: &str) -> String {
+        self.key_of(&compiled_input_hash(wasm, function))
+    }
+
+    fn key_of(&self, input_hash: &[u8; 32]) -> String {
         let mut h = blake3::Hasher::new();
         h.update(self.inner.identity.as_bytes());
         h.update(&[0]);
-        h.update(&compiled_input_hash(wasm, function));
+        h.update(input_hash);
         h.finalize().to_hex().to_string()
     }
 
@@ -489,7 +493,7 @@ impl Runtime {
             .function_bytes(function)
             .ok_or_else(|| LoadError::NoSuchFunction { module: module_name.clone(), function: function.to_owned() })?;
         let wasm_hash = compiled_input_hash(wasm, function);
-        let key = self.artifact_key(wasm, function);
+        let key = self.key_of(&wasm_hash);
         let load_err =
             |reason: String| LoadError::Load { module: module_name.clone(), function: function.to_owned(), reason };
 
@@ -604,7 +608,6 @@ impl Runtime {
 mod tests {
     use super::*;
 
-    /// A function importing `kv.get`, validated with `kv` granted.
     /// A validated package whose function `run` imports `kv.get` and has body `run`.
     fn kv_package(run: &str) -> wasmod_validator::ValidatedPackage {
         let wat = format!(
