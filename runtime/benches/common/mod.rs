@@ -16,6 +16,9 @@ pub(crate) const ECHO: &str = r#"(module
   (func (export "__wasmod_abi_v1"))
   (func (export "wasmod_alloc") (param i32) (result i32) i32.const 1024)
   (func (export "echo") (param $ptr i32) (param $len i32) (result i64)
+    ;; Never taken with the benchmark's 1 KiB input, but it keeps the import: the packer
+    ;; drops imports a function cannot reach.
+    (if (i32.eqz (local.get $len)) (then (call $log (i32.const 0) (i32.const 0) (i32.const 0))))
     (i64.or (i64.shl (i64.extend_i32_u (local.get $len)) (i64.const 32)) (i64.extend_i32_u (local.get $ptr))))
   (func (export "clock1000") (param i32 i32) (result i64)
     (local $i i32) (local $acc i64)
@@ -58,6 +61,10 @@ pub(crate) fn setup() -> (Runtime, BTreeMap<&'static str, LoadedFunction>) {
         Ok(v) => v,
         Err(report) => panic!("{report}"),
     };
+    // The target's workload links one host import on every call: make sure the packer
+    // kept it.
+    let echo_imports = wasmod_validator::function_imports(validated.function_bytes("echo").expect("echo is packed"));
+    assert_eq!(echo_imports, Ok(vec![("wasmod:log@1".to_string(), "write".to_string())]), "echo keeps one import");
     let runtime = Runtime::builder().group(Arc::new(Quiet(groups::LOG))).group(Arc::new(Quiet(groups::CLOCK))).build();
     let functions = ["echo", "clock1000", "clock0"]
         .into_iter()
