@@ -218,7 +218,10 @@ impl Runtime {
                 (Ok(_), None) => unreachable!("an environment exists whenever there are imports"),
             }
         }
-        let module = crate::copies::module_for_this_thread(&f.code, &f.module, stack_bytes);
+        let module = match self.inner.copy_after {
+            Some(after) => crate::copies::module_for_this_thread(&f.code, &f.module, stack_bytes, after),
+            None => f.module.clone(),
+        };
         let instance = Instance::new_by_index(&mut store, &module, &externs).map_err(|e| link(&e))?;
         let exports = &instance.exports;
         // SAFETY: `fuel` is kept next to the store, which owns the globals, and dropped

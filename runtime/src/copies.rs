@@ -25,7 +25,8 @@ use std::sync::{Arc, Weak};
 
 use wasmer::Module;
 
-/// Calls of a function on one thread before that thread gets its own copy.
+/// Calls of a function on one thread before that thread gets its own copy, unless the
+/// runtime is built with another number (`RuntimeBuilder::per_thread_code`).
 pub(crate) const COPY_AFTER: u32 = 64;
 
 /// The identity of one loaded function, shared by its clones.
@@ -75,21 +76,28 @@ thread_local! {
 }
 
 /// The module to instantiate for a call of the function `id` on this thread: its own
-/// copy once it is hot here, else the shared one.
-pub(crate) fn module_for_this_thread(id: &Arc<CodeId>, shared: &Module, stack_bytes: Option<usize>) -> Module {
+/// copy once this thread has called it `copy_after` times, else the shared one.
+pub(crate) fn module_for_this_thread(
+    id: &Arc<CodeId>,
+    shared: &Module,
+    stack_bytes: Option<usize>,
+    copy_after: u32,
+) -> Module {
     let key = Arc::as_ptr(id) as usize;
     let found = COPIES.try_with(|copies| {
         let mut copies = copies.borrow_mut();
-        let Some(entry) = copies.get_mut(&key) else {
-            // This thread's first call of the function: forget functions dropped since.
-            copies.retain(|_, e| e.owner.strong_count() > 0);
-            copies.insert(key, Entry { owner: Arc::downgrade(id), state: State::Counting(1) });
-            return None;
+        let entry = match copies.get_mut(&key) {
+            Some(entry) => entry,
+            None => {
+                // This thread's first call of the function: forget functions dropped since.
+                copies.retain(|_, e| e.owner.strong_count() > 0);
+                copies.entry(key).or_insert(Entry { owner: Arc::downgrade(id), state: State::Counting(0) })
+            }
         };
         match &mut entry.state {
             State::Copied(module) => Some(module.clone()),
             State::Shared => None,
-            State::Counting(calls) if *calls + 1 < COPY_AFTER => {
+            State::Counting(calls) if *calls + 1 < copy_after => {
                 *calls += 1;
                 None
             }

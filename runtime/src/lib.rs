@@ -344,6 +344,9 @@ struct Inner {
     engine: Engine,
     /// The wasm stack size of this runtime's calls (`None`: wasmer's default).
     stack_bytes: Option<usize>,
+    /// Calls of a function on one thread before the thread gets its own copy of the
+    /// code (`None`: never).
+    copy_after: Option<u32>,
     identity: String,
     groups: HashMap<(String, u32), Arc<dyn HostGroup>>,
     limits: CallLimits,
@@ -378,11 +381,17 @@ pub struct RuntimeBuilder {
     groups: Vec<Arc<dyn HostGroup>>,
     limits: CallLimits,
     stack_bytes: Option<usize>,
+    copy_after: Option<Option<u32>>,
 }
 
 impl fmt::Debug for RuntimeBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RuntimeBuilder").field("groups", &self.groups.len()).field("limits", &self.limits).finish()
+        f.debug_struct("RuntimeBuilder")
+            .field("groups", &self.groups.len())
+            .field("limits", &self.limits)
+            .field("stack_bytes", &self.stack_bytes)
+            .field("per_thread_code", &self.copy_after.unwrap_or(Some(copies::COPY_AFTER)))
+            .finish()
     }
 }
 
@@ -406,6 +415,20 @@ impl RuntimeBuilder {
         self
     }
 
+    /// When a thread gets its own copy of a function's compiled code (ADR 0007):
+    /// `Some(n)` after its `n`th call of the function on that thread (the default is
+    /// 64), `None` never.
+    ///
+    /// Copies let calls on different threads share no reference counts, which is what
+    /// lets two threads run nearly twice as many calls as one. Each copy costs the
+    /// function's code size once per thread that calls it often; turn them off when
+    /// many threads call many large functions and memory matters more than scaling.
+    /// `Some(0)` and `Some(1)` both copy at the first call.
+    pub fn per_thread_code(mut self, after_calls: Option<u32>) -> Self {
+        self.copy_after = Some(after_calls);
+        self
+    }
+
     /// Builds the runtime.
     pub fn build(self) -> Runtime {
         let groups = self
@@ -417,6 +440,7 @@ impl RuntimeBuilder {
             inner: Arc::new(Inner {
                 engine: engine::shared_engine(self.stack_bytes),
                 stack_bytes: self.stack_bytes,
+                copy_after: self.copy_after.unwrap_or(Some(copies::COPY_AFTER)),
                 identity: engine::identity(),
                 groups,
                 limits: self.limits,
@@ -676,6 +700,25 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    #[test]
+    fn per_thread_copies_can_be_turned_off_or_made_sooner() {
+        let package = kv_package("i64.const 0");
+        for (setting, copied_after) in [(None, None), (Some(1), Some(1)), (Some(3), Some(3))] {
+            let runtime = Runtime::builder().group(Arc::new(NotFound)).per_thread_code(setting).build();
+            let package = package.clone();
+            std::thread::spawn(move || {
+                let f = runtime.load(&package, "run", &NoCache).unwrap();
+                for call in 1..=copies::COPY_AFTER + 5 {
+                    assert_eq!(runtime.call(&f, b"").unwrap().output, b"");
+                    let expected = usize::from(copied_after.is_some_and(|n| call >= n));
+                    assert_eq!(copies::copies_on_this_thread(), expected, "{setting:?}, after call {call}");
+                }
+            })
+            .join()
+            .unwrap();
+        }
     }
 
     #[test]
