@@ -1,5 +1,6 @@
 //! The per-call cost of the runtime: a fresh instance per call, compared with a call into
-//! an instance kept alive, one host call from a guest, and throughput on 1 and 2 threads.
+//! an instance kept alive, one host call from a guest, and throughput on 1 and 2 threads;
+//! and, first, a reference loop that shows how fast the machine is during the run.
 //!
 //! The guest is the trivial function of the performance target: one wasm page, one host
 //! import (`log.write`, linked on every call but not called), echoing its input; inputs
@@ -17,6 +18,13 @@ fn bench(c: &mut Criterion) {
     let (runtime, functions) = setup();
     let input = vec![0x5a_u8; 1024];
     let echo = &functions["echo"];
+
+    // The machine's own speed, measured right before the key number: a fixed chain of
+    // dependent integer operations that touches no memory and calls nothing, so it
+    // moves only with the CPU this VM gets. Compare it across runs.
+    let mut group = c.benchmark_group("machine");
+    group.bench_function("reference_loop", |b| b.iter(|| reference_loop(black_box(0x9e37_79b9_7f4a_7c15))));
+    group.finish();
 
     let mut group = c.benchmark_group("call");
     group.throughput(Throughput::Elements(1));
@@ -61,6 +69,17 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// 10,000 rounds of xorshift and a multiply, each depending on the one before.
+fn reference_loop(mut x: u64) -> u64 {
+    for _ in 0..10_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x = x.wrapping_mul(0x2545_f491_4f6c_dd1d);
+    }
+    x
 }
 
 criterion_group!(benches, bench);

@@ -455,6 +455,7 @@ fn bench(args: &[String]) -> Result<()> {
     let (speedup, processes, efficiency) =
         (ratio_of("threads_ratio")?, ratio_of("processes_ratio")?, ratio_of("efficiency")?);
     let activation = get("activation/50_modules_with_init")?.median_ns;
+    let reference = get("machine/reference_loop")?.median_ns;
     let yes = |ok: bool| if ok { "yes" } else { "**no**" };
     let rows = [
         (
@@ -498,6 +499,12 @@ fn bench(args: &[String]) -> Result<()> {
             "–",
         ),
         ("activation of 50 modules with init hooks", "reported".into(), human(activation), "–"),
+        (
+            "machine speed: a fixed integer loop, run just before the per-call row (lower is faster)",
+            "reported".into(),
+            human(reference),
+            "–",
+        ),
     ];
     for (what, target, measured, met) in rows {
         md.push_str(&format!("| {what} | {target} | {measured} | {met} |\n"));
@@ -517,6 +524,7 @@ fn bench(args: &[String]) -> Result<()> {
 - Every benchmark lives in a crate's `benches/` (`{}`).\n\
 - Host-call costs are derived: a guest loop making 1,000 calls minus the same loop without them, over 1,000.\n\
 - `throughput/N_threads` is the wall time of a batch of calls split across N threads, per call; the rows are measured seconds apart, so their ratio carries this VM's drift. The 2-vs-1 target is judged on `runtime/benches/scaling.rs` instead: 1 thread, 2 threads and 2 processes in alternating windows, the ratio taken within each round (ADR 0007).\n\
+- `machine/reference_loop` is 10,000 dependent integer operations with no memory traffic: it moves only with the CPU time this VM gets. Compare runs through it: when it is slower, so is every other row.\n\
 - The notes on misses and their causes are kept below by hand.\n",
         BENCHES.iter().map(|(p, b)| format!("{p}/{b}")).collect::<Vec<_>>().join(", ")
     ));
