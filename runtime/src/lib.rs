@@ -376,12 +376,22 @@ impl fmt::Debug for Runtime {
 }
 
 /// Builds a [`Runtime`].
-#[derive(Default)]
 pub struct RuntimeBuilder {
     groups: Vec<Arc<dyn HostGroup>>,
     limits: CallLimits,
     stack_bytes: Option<usize>,
-    copy_after: Option<Option<u32>>,
+    copy_after: Option<u32>,
+}
+
+impl Default for RuntimeBuilder {
+    fn default() -> Self {
+        RuntimeBuilder {
+            groups: Vec::new(),
+            limits: CallLimits::default(),
+            stack_bytes: None,
+            copy_after: Some(copies::COPY_AFTER),
+        }
+    }
 }
 
 impl fmt::Debug for RuntimeBuilder {
@@ -390,7 +400,7 @@ impl fmt::Debug for RuntimeBuilder {
             .field("groups", &self.groups.len())
             .field("limits", &self.limits)
             .field("stack_bytes", &self.stack_bytes)
-            .field("per_thread_code", &self.copy_after.unwrap_or(Some(copies::COPY_AFTER)))
+            .field("per_thread_code", &self.copy_after)
             .finish()
     }
 }
@@ -425,7 +435,7 @@ impl RuntimeBuilder {
     /// many threads call many large functions and memory matters more than scaling.
     /// `Some(0)` and `Some(1)` both copy at the first call.
     pub fn per_thread_code(mut self, after_calls: Option<u32>) -> Self {
-        self.copy_after = Some(after_calls);
+        self.copy_after = after_calls;
         self
     }
 
@@ -440,7 +450,7 @@ impl RuntimeBuilder {
             inner: Arc::new(Inner {
                 engine: engine::shared_engine(self.stack_bytes),
                 stack_bytes: self.stack_bytes,
-                copy_after: self.copy_after.unwrap_or(Some(copies::COPY_AFTER)),
+                copy_after: self.copy_after,
                 identity: engine::identity(),
                 groups,
                 limits: self.limits,
@@ -705,14 +715,15 @@ mod tests {
     #[test]
     fn per_thread_copies_can_be_turned_off_or_made_sooner() {
         let package = kv_package("i64.const 0");
-        for (setting, copied_after) in [(None, None), (Some(1), Some(1)), (Some(3), Some(3))] {
+        // `Some(n)`: the copy is made at the `n`th call (at the first for 0 and 1).
+        for setting in [None, Some(0), Some(1), Some(3)] {
             let runtime = Runtime::builder().group(Arc::new(NotFound)).per_thread_code(setting).build();
             let package = package.clone();
             std::thread::spawn(move || {
                 let f = runtime.load(&package, "run", &NoCache).unwrap();
                 for call in 1..=copies::COPY_AFTER + 5 {
                     assert_eq!(runtime.call(&f, b"").unwrap().output, b"");
-                    let expected = usize::from(copied_after.is_some_and(|n| call >= n));
+                    let expected = usize::from(setting.is_some_and(|n| call >= n));
                     assert_eq!(copies::copies_on_this_thread(), expected, "{setting:?}, after call {call}");
                 }
             })
