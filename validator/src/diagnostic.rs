@@ -79,6 +79,9 @@ pub enum Code {
     StartFunction,
     /// A group is declared but never imported (least privilege).
     UnusedGroup,
+    /// A function type whose engine identity (a 32-bit hash) equals that of another
+    /// type: an ABI or host-group signature, or another type of the file.
+    SignatureCollision,
 }
 
 impl Code {
@@ -115,6 +118,7 @@ impl Code {
             Code::TooManyDefinedFunctions => "too-many-defined-functions",
             Code::StartFunction => "start-function",
             Code::UnusedGroup => "unused-group",
+            Code::SignatureCollision => "signature-collision",
         }
     }
 

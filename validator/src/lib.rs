@@ -21,6 +21,9 @@
 //!   within the policy's limits;
 //! - no start function: it would run inside instantiation, before per-call fuel and
 //!   deadlines apply, so it cannot be bounded (see ADR 0004);
+//! - no function type has the engine identity (a 32-bit hash) of an ABI or host-group
+//!   signature, or of another type of the file, without being that type: the engine
+//!   cannot tell such types apart;
 //! - a group declared but never imported is a warning (least privilege).
 //!
 //! Success is a [`ValidatedPackage`], which only this crate can construct: the runtime
@@ -29,11 +32,13 @@
 
 mod diagnostic;
 mod features;
+mod signatures;
 mod wasm;
 
 use std::collections::BTreeMap;
 
 pub use diagnostic::{Code, Diagnostic, Location, Report, Severity};
+pub use signatures::type_hashes;
 use wasmod_host_abi::HostPolicy;
 use wasmod_manifest::{ArchiveError, ArchiveLimits, Manifest, ManifestError, Package};
 

@@ -28,6 +28,8 @@ struct Shape {
     /// Function types; `None` for one with reference-typed parameters or results, which
     /// never matches an ABI signature.
     types: Vec<Option<Sig>>,
+    /// The same types as the engine identifies them.
+    engine_types: Vec<Option<crate::signatures::FileType>>,
     imports: Vec<(String, String, TypeRef)>,
     /// Type index of every function, imported ones first.
     func_types: Vec<u32>,
@@ -59,6 +61,7 @@ fn shape(bytes: &[u8]) -> Result<Shape, wasmparser::BinaryReaderError> {
                     let params = ty.params().iter().map(val).collect::<Option<Vec<_>>>();
                     let results = ty.results().iter().map(val).collect::<Option<Vec<_>>>();
                     s.types.push(params.zip(results));
+                    s.engine_types.push(crate::signatures::file_type(&ty));
                 }
             }
             Payload::ImportSection(section) => {
@@ -400,6 +403,19 @@ pub(crate) fn check_file(cx: &FunctionContext<'_>, bytes: &[u8], report: &mut Re
                 "has a start function (function {func}); it would run during instantiation, outside every per-call limit"
             ),
             "remove the start function; do setup in the `init` hook or lazily in the function",
+        ));
+    }
+
+    // Types the engine cannot tell apart from another.
+    for (index, text, other) in crate::signatures::collisions(&s.engine_types, cx.policy) {
+        push(Diagnostic::new(
+            Code::SignatureCollision,
+            Location::Section { section: "type" },
+            format!(
+                "type {index} {text} has the same engine identity (a 32-bit hash) as {other}; the engine \
+                 cannot tell the two apart"
+            ),
+            "such a type does not come out of a compiler by chance: rebuild the file from its source",
         ));
     }
 
