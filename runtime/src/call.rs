@@ -18,8 +18,8 @@ use crate::pool;
 use crate::watchdog::Watch;
 use crate::{CallError, CallLimits, CallMetrics, CallOutcome, ErrorKind, LoadedFunction, Runtime};
 
-/// Fuel granted to read a panic message after a trap.
-const PANIC_READ_FUEL: i64 = 1_000_000;
+/// The most fuel reading a panic message after a trap may use (of what the call has left).
+const PANIC_READ_FUEL: i64 = 100_000;
 /// The longest panic message read back.
 const MAX_PANIC_MESSAGE: u32 = 64 << 10;
 
@@ -75,6 +75,14 @@ fn host_function(
         let (group, index) = (&binding.group, binding.index);
         let def = group.def();
         let function = &def.functions[index];
+        // ABI v1: a callback into the guest runs with host imports disabled. This is the
+        // one place the rule is enforced; it bounds every nesting through the allocator.
+        if env.data().in_callback {
+            let name = format!("{}.{}", def.name, function.name);
+            let message = format!("host function {name} was called from inside a callback into the guest");
+            env.data_mut().reentrant = Some(name);
+            return Err(RuntimeError::new(message));
+        }
         let args: Vec<HostValue> = args.iter().map(to_host).collect();
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
             let mut cx = HostContext { env: env.as_mut(), group: def, function };
@@ -105,14 +113,14 @@ fn host_function(
                 Err(RuntimeError::new(message))
             }
             Ok(Err(HostError::Guest(e))) => Err(e),
-            Err(panic) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                fail(&mut env, format!("the host function panicked: {what}"))
+            Ok(Err(HostError::DeadlineExceeded)) => {
+                env.data_mut().deadline_passed = true;
+                Err(RuntimeError::new(format!(
+                    "the deadline passed inside host function {}.{}",
+                    def.name, function.name
+                )))
             }
+            Err(panic) => fail(&mut env, format!("the host function panicked: {}", panic_text(panic.as_ref()))),
         }
     })
 }
@@ -129,6 +137,11 @@ impl Runtime {
         if nested.depth > limits.max_depth {
             return Err(CallError::new(f, ErrorKind::DepthLimit { limit: limits.max_depth }, None));
         }
+        if let Some(left) = crate::stack::remaining()
+            && left < crate::stack::MIN_HOST_STACK
+        {
+            return Err(CallError::new(f, ErrorKind::HostStackLimit { remaining_bytes: left }, None));
+        }
         let span = tracing::debug_span!(
             "wasmod.call",
             module = %f.info.module,
@@ -139,13 +152,21 @@ impl Runtime {
             memory_pages = tracing::field::Empty,
         );
         let _entered = span.enter();
-        let previous = pool::enter_call(limits.memory_pages);
+        let previous = pool::enter_call(limits.memory_pages, limits.table_elements);
         let started = Instant::now();
-        let result = self.run(f, input, limits, data, nested, started);
+        // No panic leaves a call, wherever in wasmer it starts: the call is abandoned, and
+        // the thread's engine, which a panic may have left with a poisoned lock, is
+        // replaced before the next call.
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| self.run(f, input, limits, data, nested, started)))
+            .unwrap_or_else(|panic| {
+                crate::engine::discard_thread_engine();
+                let message = format!("the engine panicked: {}", panic_text(panic.as_ref()));
+                Err(CallError::new(f, ErrorKind::Internal { message }, None))
+            });
         let memory = pool::leave_call(previous);
         let result = result.map_err(|mut e| {
-            // A refused `memory.grow` followed by a trap is the memory limit at work
-            // (Rust guests abort when allocation fails).
+            // A refused `memory.grow` followed by a trap is the memory limit at work (Rust
+            // guests abort when allocation fails).
             if memory.denied
                 && matches!(e.kind, ErrorKind::Trap { .. } | ErrorKind::GuestPanic { .. } | ErrorKind::Link { .. })
             {
@@ -200,7 +221,9 @@ impl Runtime {
                     data,
                     host_trap: None,
                     guest_fault: None,
-                    nested_failure: None,
+                    deadline_passed: false,
+                    in_callback: false,
+                    reentrant: None,
                 },
             )
         });
@@ -270,16 +293,17 @@ impl Runtime {
             let (ptr, len) = if input.is_empty() {
                 (0, 0)
             } else {
-                let len = i32::try_from(input.len())
-                    .map_err(|_| Failure::Output(ErrorKind::BadPointer { reason: "input larger than 2 GiB".into() }))?;
-                let ptr = alloc.call(&mut store, len)?;
+                let len = i32::try_from(input.len()).map_err(|_| {
+                    Failure::Boundary(ErrorKind::BadPointer { reason: "input larger than 2 GiB".into() })
+                })?;
+                let ptr = guest_callback(&mut store, env.as_ref(), |store| alloc.call(store, len))?;
                 if ptr == 0 {
-                    return Err(Failure::Output(ErrorKind::BadPointer {
+                    return Err(Failure::Boundary(ErrorKind::BadPointer {
                         reason: format!("wasmod_alloc({len}) returned 0"),
                     }));
                 }
                 if !copy_in(&memory.view(&store), u64::from(ptr as u32), input) {
-                    return Err(Failure::Output(ErrorKind::BadPointer {
+                    return Err(Failure::Boundary(ErrorKind::BadPointer {
                         reason: format!("wasmod_alloc({len}) returned {ptr:#x}, outside memory"),
                     }));
                 }
@@ -290,9 +314,20 @@ impl Runtime {
                 EntryResult::Ok(r) => (r, false),
                 EntryResult::Err(r) => (r, true),
             };
-            let bytes = read_region(&store, &memory, region, limits.max_output_bytes).map_err(Failure::Output)?;
+            let bytes = read_region(&store, &memory, region, limits.max_output_bytes).map_err(Failure::Boundary)?;
             if is_err { Err(Failure::GuestError(String::from_utf8_lossy(&bytes).into_owned())) } else { Ok(bytes) }
         })();
+        // Out of fuel, or stopped by the watchdog, which zeroes the fuel: known before the
+        // panic reader may set the flag again.
+        let exhausted = fuel.exhausted();
+        // After a plain `unreachable`, ask the guest for its panic message: still under
+        // the call's deadline, on what is left of its fuel, with host imports disabled.
+        let panic = match &outcome {
+            Err(Failure::Wasm(e)) if !exhausted && e.clone().to_trap() == Some(TrapCode::UnreachableCodeReached) => {
+                panic_message(&mut store, env.as_ref(), &instance, fuel, &memory)
+            }
+            _ => None,
+        };
         let timed_out = watch.finish();
 
         let remaining = fuel.get();
@@ -304,37 +339,60 @@ impl Runtime {
         let error = match outcome {
             Ok(output) => return Ok(CallOutcome { output, metrics }),
             Err(Failure::GuestError(message)) => return fail(ErrorKind::GuestError { message }, Some(metrics)),
-            Err(Failure::Output(kind)) => return fail(kind, Some(metrics)),
+            Err(Failure::Boundary(kind)) => return fail(kind, Some(metrics)),
             Err(Failure::Wasm(e)) => e,
         };
-        let (nested_failure, host_trap, guest_fault) = match &env {
+        let (deadline_passed, host_trap, guest_fault, reentrant) = match &env {
             Some(env) => {
                 let state = env.as_mut(&mut store);
-                (state.nested_failure.take(), state.host_trap.take(), state.guest_fault.take())
+                (state.deadline_passed, state.host_trap.take(), state.guest_fault.take(), state.reentrant.take())
             }
-            None => (None, None, None),
+            None => (false, None, None, None),
         };
-        let kind = if timed_out || nested_failure.is_some() {
+        let kind = if timed_out || deadline_passed {
             ErrorKind::DeadlineExceeded { timeout: limits.timeout }
-        } else if fuel.exhausted() {
+        } else if exhausted {
             ErrorKind::FuelExhausted { fuel: limits.fuel }
+        } else if let Some(function) = reentrant {
+            ErrorKind::ReentrantHostCall { function }
         } else if let Some((function, message)) = host_trap {
             ErrorKind::HostTrap { function, message }
         } else if let Some(reason) = guest_fault {
             ErrorKind::BadPointer { reason }
+        } else if let Some(message) = panic {
+            ErrorKind::GuestPanic { message }
         } else {
             match error.clone().to_trap() {
                 Some(TrapCode::StackOverflow) => ErrorKind::StackOverflow,
-                Some(TrapCode::UnreachableCodeReached) => match panic_message(&mut store, &instance, fuel, &memory) {
-                    Some(message) => ErrorKind::GuestPanic { message },
-                    None => ErrorKind::Trap { message: error.message() },
-                },
+                Some(TrapCode::UnreachableCodeReached) | None => ErrorKind::Trap { message: error.message() },
                 Some(code) => ErrorKind::Trap { message: code.to_string() },
-                None => ErrorKind::Trap { message: error.message() },
             }
         };
         fail(kind, Some(metrics))
     }
+}
+
+/// Runs guest code the host calls back into (the allocator, the panic-message export)
+/// with the call's host imports disabled: a host function it calls stops the call with
+/// `ErrorKind::ReentrantHostCall` (see `host_function`).
+fn guest_callback<R>(store: &mut Store, env: Option<&FunctionEnv<CallEnv>>, run: impl FnOnce(&mut Store) -> R) -> R {
+    if let Some(env) = env {
+        env.as_mut(store).in_callback = true;
+    }
+    let result = run(store);
+    if let Some(env) = env {
+        env.as_mut(store).in_callback = false;
+    }
+    result
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_text(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 /// A fresh instance, ready for one call.
@@ -409,8 +467,8 @@ enum Failure {
     Wasm(RuntimeError),
     /// The entry returned an error message.
     GuestError(String),
-    /// Input or output could not cross the boundary.
-    Output(ErrorKind),
+    /// The input or the output could not cross the boundary.
+    Boundary(ErrorKind),
 }
 
 impl From<RuntimeError> for Failure {
@@ -462,11 +520,26 @@ fn read_region(store: &Store, memory: &wasmer::Memory, region: Region, max: usiz
 }
 
 /// After an `unreachable` trap, asks the guest for its panic message (sdk guests record
-/// it in their panic hook).
-fn panic_message(store: &mut Store, instance: &Instance, fuel: Fuel, memory: &wasmer::Memory) -> Option<String> {
+/// it in their panic hook). The export runs as a callback (host imports disabled) on at
+/// most [`PANIC_READ_FUEL`] of the fuel the call has left, and what it uses is charged
+/// to the call; the call's deadline still applies (the caller keeps the watch
+/// registered).
+fn panic_message(
+    store: &mut Store,
+    env: Option<&FunctionEnv<CallEnv>>,
+    instance: &Instance,
+    fuel: Fuel,
+    memory: &wasmer::Memory,
+) -> Option<String> {
     let get: TypedFunction<(), i64> = instance.exports.get_typed_function(store, PANIC_MESSAGE_EXPORT).ok()?;
-    fuel.set(PANIC_READ_FUEL);
-    let region = Region::unpack(get.call(store).ok()?)?;
+    let left = fuel.get().max(0);
+    let budget = left.min(PANIC_READ_FUEL);
+    fuel.set(budget);
+    let word = guest_callback(store, env, |store| get.call(store));
+    // Charge what the reader used (all of its budget if it ran out).
+    let used = budget - fuel.get().clamp(0, budget);
+    fuel.set(left - used);
+    let region = Region::unpack(word.ok()?)?;
     if region.len == 0 {
         return None;
     }

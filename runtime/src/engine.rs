@@ -132,14 +132,23 @@ impl wasmer::sys::Tunables for PoolTunables {
         VMTable::new(ty, style)
     }
 
+    /// A table whose maximum is at most the call's table limit. wasmer checks only a
+    /// table's declared maximum before it resizes the table's vector on `table.grow`,
+    /// so a table declared without one could ask for gigabytes of host heap in one
+    /// instruction.
     unsafe fn create_vm_table(
         &self,
         ty: &TableType,
         style: &TableStyle,
         vm_definition_location: NonNull<VMTableDefinition>,
     ) -> Result<VMTable, String> {
+        let limit = crate::pool::table_limit();
+        if ty.minimum > limit {
+            return Err(format!("a table of {} elements is larger than the call's limit of {limit}", ty.minimum));
+        }
+        let bounded = TableType { maximum: Some(ty.maximum.map_or(limit, |m| m.min(limit))), ..*ty };
         // SAFETY: wasmer's contract for this method.
-        unsafe { VMTable::from_definition(ty, style, vm_definition_location) }
+        unsafe { VMTable::from_definition(&bounded, style, vm_definition_location) }
     }
 
     fn vmconfig(&self) -> &VMConfig {
@@ -182,6 +191,13 @@ pub(crate) fn thread_engine(stack_bytes: Option<usize>) -> Option<Engine> {
             engine
         })
         .ok()
+}
+
+/// Forgets this thread's engines: the next call on the thread makes new ones. Called
+/// after a panic inside wasmer, which may have left an engine's lock poisoned. Modules
+/// already loaded into an old engine keep it alive for as long as they need it.
+pub(crate) fn discard_thread_engine() {
+    let _ = THREAD_ENGINES.try_with(|engines| engines.borrow_mut().clear());
 }
 
 /// What an artifact must have been compiled by to be loaded here: wasmer and Cranelift

@@ -61,6 +61,10 @@ pub enum HostError {
     },
     /// The guest trapped while the host called back into it (e.g. in `wasmod_alloc`).
     Guest(RuntimeError),
+    /// The host function could not finish before the call's deadline (it waited for a
+    /// lock, say, until [`HostContext::remaining_time`] ran out): the call stops with
+    /// `ErrorKind::DeadlineExceeded`.
+    DeadlineExceeded,
 }
 
 impl fmt::Display for HostError {
@@ -74,6 +78,7 @@ impl fmt::Display for HostError {
                 write!(f, "the guest passed the range {ptr:#x}+{len} but its memory is {memory_bytes} bytes")
             }
             HostError::Guest(e) => write!(f, "the guest trapped in a callback: {}", e.message()),
+            HostError::DeadlineExceeded => f.write_str("the call's deadline passed inside the host function"),
         }
     }
 }
@@ -157,8 +162,14 @@ pub(crate) struct CallEnv {
     pub host_trap: Option<(String, String)>,
     /// Set when the guest passed a bad pointer to a host function.
     pub guest_fault: Option<String>,
-    /// A nested call ran out of time or fuel: the whole chain fails the same way.
-    pub nested_failure: Option<CallError>,
+    /// The deadline passed inside a host function or a nested call: the whole chain
+    /// stops with `ErrorKind::DeadlineExceeded`.
+    pub deadline_passed: bool,
+    /// The host is running guest code from inside a host function or after a trap (the
+    /// allocator, the panic-message export): host imports are disabled meanwhile.
+    pub in_callback: bool,
+    /// Set when a host function was called during a callback: `group.function`.
+    pub reentrant: Option<String>,
 }
 
 /// What a host function sees: its caller, the guest's memory (bounds-checked), the
@@ -258,10 +269,14 @@ impl HostContext<'_> {
         }
         let len = i32::try_from(bytes.len()).map_err(|_| HostError::Status(wasmod_host_abi::abi::status::LIMIT))?;
         let alloc = self.env.data().alloc.clone().expect("alloc is set before the guest runs");
+        // A callback: host imports are disabled until it returns (ABI v1).
+        self.env.data_mut().in_callback = true;
         let ptr = {
             let mut store = self.env.as_store_mut();
-            alloc.call(&mut store, len).map_err(HostError::Guest)?
+            alloc.call(&mut store, len)
         };
+        self.env.data_mut().in_callback = false;
+        let ptr = ptr.map_err(HostError::Guest)?;
         if ptr == 0 {
             return Err(HostError::Trap(format!("the guest could not allocate {len} bytes (wasmod_alloc returned 0)")));
         }
@@ -271,9 +286,10 @@ impl HostContext<'_> {
 
     /// Calls a module function from within this call (the `modules` group): the callee
     /// runs in its own fresh instance with its own grants, one level deeper, under the
-    /// same deadline, with at most the caller's remaining fuel; the fuel it uses is
-    /// charged to the caller. Fails with `ErrorKind::DepthLimit` past the call's depth
-    /// limit.
+    /// same deadline, with at most the caller's remaining fuel and the memory pages the
+    /// caller does not use; the fuel it uses is charged to the caller. So a chain of
+    /// calls shares the top call's fuel, memory and time. Fails with
+    /// `ErrorKind::DepthLimit` past the call's depth limit.
     pub fn call_module(
         &mut self,
         callee: &LoadedFunction,
@@ -286,6 +302,11 @@ impl HostContext<'_> {
         };
         let remaining = fuel.map_or(limits.fuel, |f| f.get().max(0) as u64);
         limits.fuel = remaining;
+        // The caller cannot grow while the callee runs, so what it holds now is what the
+        // chain above the callee holds (each caller's limit is already net of its own
+        // callers').
+        let held = self.memory().view(&self.env).size().0;
+        limits.memory_pages = limits.memory_pages.saturating_sub(held);
         let nested = crate::call::Nested { depth: depth + 1, deadline: Some(deadline) };
         let result = runtime.get().call_nested(callee, input, &limits, data, nested);
         let used = match &result {
@@ -299,7 +320,7 @@ impl HostContext<'_> {
         if let Err(e) = &result
             && matches!(e.kind, crate::ErrorKind::DeadlineExceeded { .. })
         {
-            self.env.data_mut().nested_failure = Some(e.clone());
+            self.env.data_mut().deadline_passed = true;
         }
         result.map(|o| o.output)
     }

@@ -32,11 +32,14 @@ mod copies;
 mod engine;
 mod host;
 mod pool;
+mod signatures;
+mod stack;
 mod watchdog;
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +48,7 @@ pub use artifact::{ArtifactCache, DirCache, NoCache};
 pub use call::LiveInstance;
 pub use host::{CallerInfo, HostContext, HostError, HostGroup, HostValue};
 use semver::Version;
+pub use stack::MIN_HOST_STACK;
 use wasmer::{Engine, FunctionType, Module, Type};
 use wasmod_host_abi::ValType;
 use wasmod_host_abi::groups::parse_import_module;
@@ -56,8 +60,13 @@ use wasmod_validator::ValidatedPackage;
 pub struct CallLimits {
     /// Instructions (metering units; one per wasm operator).
     pub fuel: u64,
-    /// Linear-memory pages (64 KiB) the instance may have.
+    /// Linear-memory pages (64 KiB) the call may have. A module call's callee gets what
+    /// its caller does not use, so a chain of calls shares this.
     pub memory_pages: u32,
+    /// Elements each table of the instance may have: a `table.grow` past it fails
+    /// (returns -1, as past a declared maximum, which applies when it is lower), and a
+    /// table declared larger does not instantiate.
+    pub table_elements: u32,
     /// Wall-clock time from the start of the call.
     pub timeout: Duration,
     /// Largest output accepted, in bytes.
@@ -71,6 +80,7 @@ impl Default for CallLimits {
         CallLimits {
             fuel: 1_000_000_000,
             memory_pages: 256,
+            table_elements: 10_000,
             timeout: Duration::from_secs(5),
             max_output_bytes: 16 << 20,
             max_depth: 8,
@@ -169,6 +179,31 @@ pub enum ErrorKind {
         /// The limit.
         limit: u32,
     },
+    /// The thread running the call had too little of its own stack left to start it
+    /// (calls nested through host functions too deeply).
+    #[error(
+        "was not run: only {remaining_bytes} bytes are left on the host thread's stack, and a call needs {}",
+        stack::MIN_HOST_STACK
+    )]
+    HostStackLimit {
+        /// What was left.
+        remaining_bytes: usize,
+    },
+    /// The guest called a host function while the host was running guest code on its
+    /// behalf (its `wasmod_alloc`, or its panic-message export), which ABI v1 forbids:
+    /// such callbacks run with host imports disabled, so they cannot nest.
+    #[error("called host function {function} from inside a callback into the guest, which ABI v1 forbids")]
+    ReentrantHostCall {
+        /// The host function, `group.function`.
+        function: String,
+    },
+    /// wasmer failed in a way it should not (it panicked). The call was abandoned; the
+    /// runtime stays usable.
+    #[error("was abandoned after an internal error ({message}); the runtime is still usable")]
+    Internal {
+        /// What went wrong.
+        message: String,
+    },
     /// The instance could not be created (an import not granted, memory above the limit).
     #[error("could not be instantiated: {reason}")]
     Link {
@@ -254,6 +289,36 @@ pub enum LoadError {
         /// The function.
         function: String,
         /// wasmer's message.
+        reason: String,
+    },
+    /// A function type of the file has the engine identity (a 32-bit hash) of another
+    /// type the process has loaded; the engine cannot tell them apart, so the function
+    /// is not loaded (nothing else is affected).
+    #[error(
+        "{module} function `{function}` declares type {signature}, which the engine cannot tell apart from \
+         {owner}, loaded before; it is not loaded"
+    )]
+    SignatureCollision {
+        /// The module.
+        module: String,
+        /// The function.
+        function: String,
+        /// The type of the file.
+        signature: String,
+        /// The type that has its identity.
+        owner: String,
+    },
+    /// wasmer failed in a way it should not (it panicked) while compiling or loading;
+    /// the runtime stays usable.
+    #[error(
+        "{module} function `{function}` could not be loaded after an internal error ({reason}); the runtime is still usable"
+    )]
+    Internal {
+        /// The module.
+        module: String,
+        /// The function.
+        function: String,
+        /// What went wrong.
         reason: String,
     },
     /// A group granted to the function has no implementation in this runtime.
@@ -505,11 +570,14 @@ impl Runtime {
         let wasm = package
             .function_bytes(function)
             .ok_or_else(|| LoadError::NoSuchFunction { module: module.clone(), function: function.to_owned() })?;
-        let payload = engine::compile(wasm, function).map_err(|reason| LoadError::Compile {
-            module,
-            function: function.to_owned(),
-            reason,
-        })?;
+        let payload = match std::panic::catch_unwind(AssertUnwindSafe(|| engine::compile(wasm, function))) {
+            Ok(Ok(payload)) => payload,
+            Ok(Err(reason)) => return Err(LoadError::Compile { module, function: function.to_owned(), reason }),
+            Err(panic) => {
+                let reason = format!("the compiler panicked: {}", call::panic_text(panic.as_ref()));
+                return Err(LoadError::Internal { module, function: function.to_owned(), reason });
+            }
+        };
         Ok(artifact::seal(&self.inner.identity, &compiled_input_hash(wasm, function), &payload))
     }
 
@@ -531,13 +599,31 @@ impl Runtime {
         let load_err =
             |reason: String| LoadError::Load { module: module_name.clone(), function: function.to_owned(), reason };
 
+        // Every type of the file claims its engine identity before any engine sees it: a
+        // type that collides with one loaded before would make wasmer panic.
+        let types = signatures::file_types(wasm).map_err(load_err)?;
+        signatures::claim(&types).map_err(|c| LoadError::SignatureCollision {
+            module: module_name.clone(),
+            function: function.to_owned(),
+            signature: c.signature.to_string(),
+            owner: c.owner.to_string(),
+        })?;
+        let deserialize = |payload: &[u8]| {
+            // SAFETY: callers pass a payload whose envelope was verified against this
+            // engine's identity and these wasm bytes.
+            std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { engine::load(&self.inner.engine, payload) }))
+                .unwrap_or_else(|panic| {
+                    Err(format!("the engine panicked while loading: {}", call::panic_text(panic.as_ref())))
+                })
+        };
+
         let mut source = ArtifactSource::CompiledMissing;
         let mut module = None;
         if let Some(bytes) = cache.get(&key) {
             match artifact::open(&bytes, &self.inner.identity, &wasm_hash) {
-                // SAFETY: the envelope proves the payload is the artifact this engine
-                // compiled from exactly these wasm bytes, unaltered.
-                Ok(payload) => match unsafe { engine::load(&self.inner.engine, payload) } {
+                // The envelope proves the payload is the artifact this engine compiled
+                // from exactly these wasm bytes, unaltered.
+                Ok(payload) => match deserialize(payload) {
                     Ok(m) => {
                         module = Some(m);
                         source = ArtifactSource::Cache;
@@ -556,8 +642,8 @@ impl Runtime {
                 }
                 let payload = artifact::open(&sealed, &self.inner.identity, &wasm_hash)
                     .map_err(|e| load_err(format!("{e:?}")))?;
-                // SAFETY: compiled just now by this engine's configuration.
-                unsafe { engine::load(&self.inner.engine, payload) }.map_err(load_err)?
+                // Compiled just now by this engine's configuration.
+                deserialize(payload).map_err(load_err)?
             }
         };
 

@@ -174,21 +174,30 @@ impl Drop for LocalSlots {
 
 thread_local! {
     static LOCAL: RefCell<LocalSlots> = const { RefCell::new(LocalSlots(Vec::new())) };
-    static CALL: Cell<CallMemory> = const { Cell::new(CallMemory { limit_pages: u32::MAX, denied: false }) };
+    static CALL: Cell<CallMemory> = const {
+        Cell::new(CallMemory { limit_pages: u32::MAX, table_elements: u32::MAX, denied: false })
+    };
 }
 
-/// The memory limit of the call running on this thread, and whether a `memory.grow`
-/// was refused because of it.
+/// The memory and table limits of the call running on this thread (the engine's
+/// tunables read them when the call's instance creates its memory and tables), and
+/// whether a `memory.grow` was refused because of the memory limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct CallMemory {
     pub limit_pages: u32,
+    pub table_elements: u32,
     pub denied: bool,
 }
 
 /// Sets the current thread's call memory state, returning the previous one (restore it
 /// after the call: calls nest when a module calls another).
-pub(crate) fn enter_call(limit_pages: u32) -> CallMemory {
-    CALL.replace(CallMemory { limit_pages, denied: false })
+pub(crate) fn enter_call(limit_pages: u32, table_elements: u32) -> CallMemory {
+    CALL.replace(CallMemory { limit_pages, table_elements, denied: false })
+}
+
+/// The table elements the running call's instance may have.
+pub(crate) fn table_limit() -> u32 {
+    CALL.get().table_elements
 }
 
 /// Restores the previous state, returning the one of the call that ends.

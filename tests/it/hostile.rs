@@ -1,12 +1,14 @@
 //! The hostile corpus (`tests/hostile/`): every case gets exactly the rejection or error
-//! it must get. See `tests/hostile/README.md`.
+//! it must get, one test per case, all against one host that keeps serving normal calls
+//! after each. See `tests/hostile/README.md`.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use wasmod::{AppConfig, CallLimits, Error, ErrorKind, Host, Request};
 use wasmod_manifest::{ArchiveError, ArchiveLimits, read_package};
-use wasmod_tests::{root, run_package, test_policy, wat};
+use wasmod_tests::{root, test_policy, wat};
 
 fn kind_name(kind: &ErrorKind) -> &'static str {
     match kind {
@@ -21,17 +23,27 @@ fn kind_name(kind: &ErrorKind) -> &'static str {
         ErrorKind::OutputTooLarge { .. } => "OutputTooLarge",
         ErrorKind::HostTrap { .. } => "HostTrap",
         ErrorKind::DepthLimit { .. } => "DepthLimit",
+        ErrorKind::HostStackLimit { .. } => "HostStackLimit",
+        ErrorKind::ReentrantHostCall { .. } => "ReentrantHostCall",
+        ErrorKind::Internal { .. } => "Internal",
         ErrorKind::Link { .. } => "Link",
     }
 }
 
+/// One `tests/hostile/<name>.wat` file and what its header says must happen.
 struct Case {
     name: String,
+    /// `install`, `call` or `activate`.
     phase: String,
+    /// A diagnostic code (install) or an `ErrorKind` name.
     expect: String,
+    /// A piece of text the error must contain.
+    message: Option<String>,
     groups: Vec<String>,
     subsystem: String,
     limits: CallLimits,
+    max_fuel_used: Option<u64>,
+    max_wall: Option<Duration>,
     wasm: Vec<u8>,
 }
 
@@ -41,106 +53,198 @@ fn header(text: &str, key: &str) -> Option<String> {
         .find_map(|l| l.trim_start_matches(";;").trim().strip_prefix(key).map(|v| v.trim().to_string()))
 }
 
-fn wat_cases() -> Vec<Case> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("tests/hostile"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "wat"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|path| {
-            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-            let text = std::fs::read_to_string(&path).unwrap();
-            let expect = header(&text, "expect:").unwrap_or_else(|| panic!("{name}: no `;; expect:` line"));
-            let (phase, expect) = expect.split_once(' ').unwrap_or_else(|| panic!("{name}: `expect: <phase> <what>`"));
-            let mut limits = CallLimits::default();
-            for setting in header(&text, "limits:").unwrap_or_default().split_whitespace() {
-                let (k, v) = setting.split_once('=').unwrap();
-                let v: u64 = v.parse().unwrap();
-                match k {
-                    "fuel" => limits.fuel = v,
-                    "memory_pages" => limits.memory_pages = v as u32,
-                    "timeout_ms" => limits.timeout = Duration::from_millis(v),
-                    other => panic!("{name}: unknown limit {other}"),
-                }
-            }
-            let mut wasm = wat(&text);
-            if name == "truncated" {
-                wasm.truncate(wasm.len() / 2);
-            }
-            Case {
-                name,
-                phase: phase.to_string(),
-                expect: expect.to_string(),
-                groups: header(&text, "groups:")
-                    .map(|g| g.split(',').map(|s| s.trim().to_string()).collect())
-                    .unwrap_or_default(),
-                subsystem: header(&text, "subsystem:").unwrap_or_else(|| "test.run".into()),
-                limits,
-                wasm,
-            }
-        })
-        .collect()
+fn case_path(name: &str) -> PathBuf {
+    root().join("tests/hostile").join(format!("{name}.wat"))
 }
 
-#[test]
-fn every_wat_case_fails_exactly_as_expected() {
-    let cases = wat_cases();
-    assert!(cases.len() >= 20, "the corpus lost cases");
-    let dir = tempfile::tempdir().unwrap();
-    let host = Host::builder().store(dir.path()).policy(test_policy()).open().unwrap();
-    for case in cases {
-        let groups: Vec<&str> = case.groups.iter().map(String::as_str).collect();
-        let archive = run_package(&case.subsystem, &groups, case.wasm.clone());
-        match case.phase.as_str() {
-            "install" => match host.install(&archive) {
-                Err(Error::Rejected(report)) => {
-                    let codes: Vec<&str> = report.errors().map(|d| d.code.as_str()).collect();
-                    assert!(
-                        codes.contains(&case.expect.as_str()),
-                        "{}: expected {}, got {codes:?}\n{report}",
-                        case.name,
-                        case.expect
-                    );
-                }
-                other => panic!("{}: expected rejection {}, got {other:?}", case.name, case.expect),
-            },
-            "call" => {
-                // Each call case is its own module version so they can all be installed.
-                let archive = archive_with_version(&case, &groups, &archive);
-                host.install(&archive).unwrap_or_else(|e| panic!("{}: {e}", case.name));
-                let active = host
-                    .activate(
-                        &[Request::parse("hostile/m", Some(&format!("={}", version_of(&case.name)))).unwrap()],
-                        &AppConfig::new(),
-                    )
-                    .unwrap();
-                match active.call_with("hostile/m", "run", b"some input", Some(case.limits)) {
-                    Err(Error::Call(e)) => assert_eq!(kind_name(&e.kind), case.expect, "{}: {e}", case.name),
-                    other => panic!("{}: expected {}, got {other:?}", case.name, case.expect),
-                }
-                // And the host keeps serving.
-                active
-                    .call_with("hostile/m", "run", b"", Some(CallLimits { fuel: 1000, ..CallLimits::default() }))
-                    .ok();
-            }
-            other => panic!("{}: unknown phase {other}", case.name),
+fn read_case(name: &str) -> Case {
+    let text = std::fs::read_to_string(case_path(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let expect = header(&text, "expect:").unwrap_or_else(|| panic!("{name}: no `;; expect:` line"));
+    let (phase, expect) = expect.split_once(' ').unwrap_or_else(|| panic!("{name}: `expect: <phase> <what>`"));
+    let mut limits = CallLimits::default();
+    for setting in header(&text, "limits:").unwrap_or_default().split_whitespace() {
+        let (k, v) = setting.split_once('=').unwrap();
+        let v: u64 = v.parse().unwrap();
+        match k {
+            "fuel" => limits.fuel = v,
+            "memory_pages" => limits.memory_pages = v as u32,
+            "table_elements" => limits.table_elements = v as u32,
+            "timeout_ms" => limits.timeout = Duration::from_millis(v),
+            other => panic!("{name}: unknown limit {other}"),
         }
+    }
+    let number =
+        |key: &str| header(&text, key).map(|v| v.parse::<u64>().unwrap_or_else(|e| panic!("{name}: {key} {e}")));
+    let mut wasm = wat(&text);
+    if name == "truncated" {
+        wasm.truncate(wasm.len() / 2);
+    }
+    Case {
+        name: name.to_string(),
+        phase: phase.to_string(),
+        expect: expect.to_string(),
+        message: header(&text, "message:"),
+        groups: header(&text, "groups:")
+            .map(|g| g.split(',').map(|s| s.trim().to_string()).collect())
+            .unwrap_or_default(),
+        subsystem: header(&text, "subsystem:").unwrap_or_else(|| "test.run".into()),
+        limits,
+        max_fuel_used: number("max_fuel_used:"),
+        max_wall: number("max_wall_ms:").map(Duration::from_millis),
+        wasm,
     }
 }
 
-/// A version number unique to each case name (so all cases install side by side).
-fn version_of(name: &str) -> String {
-    let h = name.bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
-    format!("1.0.{}", h % 1_000_000)
+/// The one host every case runs against, with a well-behaved module `hostile/ok` that
+/// echoes its input, called after every case.
+fn host() -> &'static Host {
+    static HOST: OnceLock<(tempfile::TempDir, Host)> = OnceLock::new();
+    let (_, host) = HOST.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host::builder().store(dir.path()).policy(test_policy()).open().unwrap();
+        let echo =
+            "(i64.or (i64.shl (i64.extend_i32_u (local.get 1)) (i64.const 32)) (i64.extend_i32_u (local.get 0)))";
+        let manifest = r#"(name: "hostile/ok", version: "1.0.0", functions: { "run": (implements: "test.run") })"#;
+        let wasm = wat(&wasmod_tests::abi_module("", echo, ""));
+        host.install(&wasmod_tests::package_from_files(manifest, &[("run.wasm", wasm)])).unwrap();
+        (dir, host)
+    });
+    host
 }
 
-fn archive_with_version(case: &Case, groups: &[&str], _archive: &[u8]) -> Vec<u8> {
-    let manifest = wasmod_tests::run_manifest(&case.subsystem, groups)
-        .replace("\"1.0.0\"", &format!("{:?}", version_of(&case.name)));
+/// The host still serves a normal call.
+fn still_serves() {
+    let active = host().activate(&[Request::parse("hostile/ok", None).unwrap()], &AppConfig::new()).unwrap();
+    assert_eq!(active.call("hostile/ok", "run", b"still here").unwrap().output, b"still here");
+}
+
+/// The package of a case: module `hostile/<name>` whose one function (`run`, or `init`
+/// for an activation case) is the case's file.
+fn case_package(case: &Case) -> Vec<u8> {
+    let groups: Vec<String> = case.groups.iter().map(|g| format!("{g:?}")).collect();
+    let (function, subsystem) =
+        if case.phase == "activate" { ("init", "init") } else { ("run", case.subsystem.as_str()) };
+    let manifest = format!(
+        r#"(name: "hostile/{}", version: "1.0.0", functions: {{ "{function}": (implements: {subsystem:?}, file: "run.wasm", groups: [{}]) }})"#,
+        case.name,
+        groups.join(", ")
+    );
     wasmod_tests::package_from_files(&manifest, &[("run.wasm", case.wasm.clone())])
+}
+
+fn check_error(case: &Case, e: &wasmod::CallError) {
+    assert_eq!(kind_name(&e.kind), case.expect, "{}: {e}", case.name);
+    if let Some(text) = &case.message {
+        assert!(e.to_string().contains(text.as_str()), "{}: expected `{text}` in: {e}", case.name);
+    }
+    if let Some(max) = case.max_fuel_used {
+        let used = e.metrics.as_ref().map_or(0, |m| m.fuel_used);
+        assert!(used <= max, "{}: used {used} fuel, more than {max}", case.name);
+    }
+}
+
+fn run_case(name: &str) {
+    let case = read_case(name);
+    let host = host();
+    let archive = case_package(&case);
+    let started = std::time::Instant::now();
+    match case.phase.as_str() {
+        "install" => match host.install(&archive) {
+            Err(Error::Rejected(report)) => {
+                let codes: Vec<&str> = report.errors().map(|d| d.code.as_str()).collect();
+                assert!(
+                    codes.contains(&case.expect.as_str()),
+                    "{name}: expected {}, got {codes:?}\n{report}",
+                    case.expect
+                );
+                if let Some(text) = &case.message {
+                    assert!(report.to_string().contains(text.as_str()), "{name}: expected `{text}` in:\n{report}");
+                }
+            }
+            other => panic!("{name}: expected rejection {}, got {other:?}", case.expect),
+        },
+        "call" => {
+            host.install(&archive).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let module = format!("hostile/{name}");
+            let active = host.activate(&[Request::parse(&module, None).unwrap()], &AppConfig::new()).unwrap();
+            match active.call_with(&module, "run", b"some input", Some(case.limits)) {
+                Err(Error::Call(e)) => check_error(&case, &e),
+                other => panic!("{name}: expected {}, got {other:?}", case.expect),
+            }
+        }
+        "activate" => {
+            host.install(&archive).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let module = format!("hostile/{name}");
+            match host.activate(&[Request::parse(&module, None).unwrap()], &AppConfig::new()) {
+                Err(Error::Init { error, .. }) => check_error(&case, &error),
+                other => panic!("{name}: expected the init hook to fail with {}, got {other:?}", case.expect),
+            }
+        }
+        other => panic!("{name}: unknown phase {other}"),
+    }
+    if let Some(max) = case.max_wall {
+        assert!(started.elapsed() <= max, "{name}: took {:?}, more than {max:?}", started.elapsed());
+    }
+    still_serves();
+}
+
+/// One test per file of the corpus; `every_case_file_has_a_test` keeps the list whole.
+macro_rules! wat_cases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                run_case(stringify!($name));
+            }
+        )*
+        const WAT_CASES: &[&str] = &[$(stringify!($name)),*];
+    };
+}
+
+wat_cases! {
+    bad_alloc,
+    gigabyte_output,
+    infinite_loop,
+    infinite_loop_deadline,
+    looping_start,
+    memory_bomb_grow,
+    memory_bomb_static,
+    missing_entry,
+    missing_exports,
+    needs_exceptions,
+    needs_threads,
+    oob_output,
+    overflowing_output,
+    self_call,
+    table_bomb,
+    truncated,
+    unbounded_recursion,
+    undeclared_group,
+    ungranted_group,
+    unknown_group,
+    wrong_entry_signature,
+    wrong_import_signature,
+    reentrant_alloc,
+    reentrant_alloc_input,
+    table_grow_without_maximum,
+    signature_collision,
+    panic_reader_loops,
+    panic_reader_calls_import,
+    panic_reader_past_deadline,
+}
+
+#[test]
+fn every_case_file_has_a_test() {
+    let mut files: Vec<String> = std::fs::read_dir(root().join("tests/hostile"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wat"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut listed: Vec<String> = WAT_CASES.iter().map(|s| s.to_string()).collect();
+    listed.sort();
+    assert_eq!(files, listed, "tests/hostile/*.wat and the wat_cases! list differ");
 }
 
 // ---- archive-level cases -----------------------------------------------------------
@@ -465,4 +569,169 @@ fn fuzz_bodies_handle_real_and_seeded_inputs() {
     assert!(validated.iter().any(|r| *r >= Reached::Rejected), "no input made a module: {validated:?}");
     let called: Vec<Reached> = seeded_inputs(3, 48, 4096).iter().map(|i| fuzz::call(i)).collect();
     assert!(called.contains(&Reached::Called), "no generated module was called: {called:?}");
+}
+
+// ---- engine-level cases built in code ------------------------------------------------
+
+/// Two packages that are each fine alone, but one declares a type forged to have the
+/// engine identity (32-bit CRC) of a type of the other. The validator cannot see across
+/// packages; the runtime refuses the second one to load, before wasmer registers its
+/// types (wasmer would panic holding its locks), and keeps serving.
+#[test]
+fn two_packages_whose_types_collide_with_each_other() {
+    let host = host();
+    let install = |name: &str, ty: &str| {
+        let wasm = wat(&wasmod_tests::abi_module("", "i64.const 0", &format!("(type (func {ty}))")));
+        let manifest =
+            format!(r#"(name: "hostile/{name}", version: "1.0.0", functions: {{ "run": (implements: "test.run") }})"#);
+        host.install(&wasmod_tests::package_from_files(&manifest, &[("run.wasm", wasm)])).unwrap();
+    };
+    install("collide-a", "(param f64 f64 f64) (result f32)");
+    // 32 parameters solved to hash like `(f64, f64, f64) -> (f32)`.
+    install(
+        "collide-b",
+        "(param i64 i64 i64 i64 i64 i64 i32 i32 i64 i32 i64 i64 i32 i64 i64 i32 \
+                i64 i32 i64 i32 i64 i32 i32 i64 i64 i32 i32 i64 i32 i32 i32 i64)",
+    );
+    let a = host.activate(&[Request::parse("hostile/collide-a", None).unwrap()], &AppConfig::new()).unwrap();
+    a.call("hostile/collide-a", "run", b"").unwrap();
+    match host.activate(&[Request::parse("hostile/collide-b", None).unwrap()], &AppConfig::new()) {
+        Err(Error::Load(wasmod_runtime::LoadError::SignatureCollision { module, owner, .. })) => {
+            assert_eq!(module, "hostile/collide-b");
+            assert!(owner.contains("F64"), "{owner}");
+        }
+        other => panic!("expected a signature collision, got {other:?}"),
+    }
+    a.call("hostile/collide-a", "run", b"").unwrap();
+    still_serves();
+}
+
+/// A group whose one function calls the runtime again from inside itself: every level
+/// is a fresh call at depth 0, so the module-call depth limit never applies, and each
+/// level takes host stack. It used to end with "has overflowed its stack" (an abort).
+struct Recurse {
+    target: OnceLock<(wasmod_runtime::Runtime, wasmod_runtime::LoadedFunction)>,
+    /// The address of a local in each level's host function, outermost first.
+    frames: std::sync::Mutex<Vec<usize>>,
+}
+
+static RECURSE_DEF: wasmod::GroupDef = wasmod::GroupDef {
+    name: std::borrow::Cow::Borrowed("test.recurse"),
+    version: 1,
+    doc: std::borrow::Cow::Borrowed(""),
+    functions: std::borrow::Cow::Borrowed(&[wasmod::HostFunctionDef {
+        name: std::borrow::Cow::Borrowed("again"),
+        signature: wasmod_host_abi::abi::BYTES_CALL_SIGNATURE,
+        doc: std::borrow::Cow::Borrowed(""),
+    }]),
+};
+
+impl wasmod::HostGroup for Recurse {
+    fn def(&self) -> &wasmod::GroupDef {
+        &RECURSE_DEF
+    }
+
+    fn call(
+        &self,
+        _: usize,
+        _: &mut wasmod::HostContext<'_>,
+        _: &[wasmod::HostValue],
+    ) -> Result<Option<wasmod::HostValue>, wasmod::HostError> {
+        let marker = 0u8;
+        self.frames.lock().unwrap().push(std::hint::black_box(&marker) as *const u8 as usize);
+        let (runtime, function) = self.target.get().expect("set before the first call");
+        match runtime.call(function, b"") {
+            Ok(_) => Ok(Some(wasmod::HostValue::I64(0))),
+            Err(e) => Err(wasmod::HostError::Trap(e.to_string())),
+        }
+    }
+}
+
+#[test]
+fn host_functions_that_call_the_runtime_again_stop_at_the_host_stack_limit() {
+    let recurse = std::sync::Arc::new(Recurse { target: OnceLock::new(), frames: Default::default() });
+    let runtime = wasmod_runtime::Runtime::builder().group(recurse.clone()).build();
+    let wasm = wat(&wasmod_tests::abi_module(
+        r#"(import "wasmod:test.recurse@1" "again" (func $again (param i32 i32) (result i64)))"#,
+        "(call $again (i32.const 0) (i32.const 0))",
+        "",
+    ));
+    let manifest = r#"(name: "hostile/recurse", version: "1.0.0", functions: { "run": (implements: "test.run", groups: ["test.recurse"]) })"#;
+    let policy = wasmod::HostPolicy::new().with_custom_group(RECURSE_DEF.clone()).with_subsystem(
+        "test.run",
+        &["test.recurse"],
+        "",
+    );
+    let archive = wasmod_tests::package_from_files(manifest, &[("run.wasm", wasm)]);
+    let validated = wasmod_validator::validate_archive(&archive, &policy, &ArchiveLimits::default()).unwrap();
+    let function = runtime.load(&validated, "run", &wasmod_runtime::NoCache).unwrap();
+    recurse.target.set((runtime.clone(), function.clone())).ok().unwrap();
+
+    let stack = 8 << 20;
+    let err = std::thread::Builder::new()
+        .stack_size(stack)
+        .spawn(move || runtime.call(&function, b"").unwrap_err())
+        .unwrap()
+        .join()
+        .expect("the thread did not overflow its stack");
+    assert!(err.to_string().contains("left on the host thread's stack"), "{err}");
+    let frames = recurse.frames.lock().unwrap().clone();
+    let per_level: Vec<usize> = frames.windows(2).map(|w| w[0] - w[1]).collect();
+    let deepest = per_level.iter().max().copied().unwrap_or_default();
+    assert!(frames.len() >= 4, "the calls nested {} levels only", frames.len());
+    assert!(
+        deepest < wasmod_runtime::MIN_HOST_STACK / 4,
+        "a level of nesting took {deepest} bytes of host stack, not well under a quarter of MIN_HOST_STACK"
+    );
+    // Every level used its share: the thread's stack was nearly used up, not abandoned early.
+    assert!(frames.len() * deepest + wasmod_runtime::MIN_HOST_STACK + deepest >= stack / 2, "{frames:?}");
+}
+
+/// A host group whose definition panics once a flag is set: the panic starts inside
+/// wasmer's host-function trampoline and is resumed by wasmer through the guest's
+/// frames; it must come out as an error, and the next call must succeed.
+struct PanickingDef(std::sync::atomic::AtomicBool);
+
+impl wasmod::HostGroup for PanickingDef {
+    fn def(&self) -> &wasmod::GroupDef {
+        assert!(!self.0.load(std::sync::atomic::Ordering::SeqCst), "the embedder's group definition panicked");
+        &RECURSE_DEF
+    }
+
+    fn call(
+        &self,
+        _: usize,
+        _: &mut wasmod::HostContext<'_>,
+        _: &[wasmod::HostValue],
+    ) -> Result<Option<wasmod::HostValue>, wasmod::HostError> {
+        Ok(Some(wasmod::HostValue::I64(0)))
+    }
+}
+
+#[test]
+fn a_panic_inside_the_engine_is_an_error_and_the_runtime_stays_usable() {
+    let group = std::sync::Arc::new(PanickingDef(Default::default()));
+    let runtime = wasmod_runtime::Runtime::builder().group(group.clone()).build();
+    let wasm = wat(&wasmod_tests::abi_module(
+        r#"(import "wasmod:test.recurse@1" "again" (func $again (param i32 i32) (result i64)))"#,
+        "(call $again (i32.const 0) (i32.const 0))",
+        "",
+    ));
+    let manifest = r#"(name: "hostile/panicky", version: "1.0.0", functions: { "run": (implements: "test.run", groups: ["test.recurse"]) })"#;
+    let policy = wasmod::HostPolicy::new().with_custom_group(RECURSE_DEF.clone()).with_subsystem(
+        "test.run",
+        &["test.recurse"],
+        "",
+    );
+    let archive = wasmod_tests::package_from_files(manifest, &[("run.wasm", wasm)]);
+    let validated = wasmod_validator::validate_archive(&archive, &policy, &ArchiveLimits::default()).unwrap();
+    let function = runtime.load(&validated, "run", &wasmod_runtime::NoCache).unwrap();
+    runtime.call(&function, b"").unwrap();
+    group.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = runtime.call(&function, b"").unwrap_err();
+    let ErrorKind::Internal { message } = &err.kind else { panic!("expected an internal error, got {err}") };
+    assert!(message.contains("the embedder's group definition panicked"), "{message}");
+    assert!(err.to_string().contains("the runtime is still usable"), "{err}");
+    group.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    runtime.call(&function, b"").unwrap();
 }

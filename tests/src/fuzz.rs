@@ -110,6 +110,7 @@ pub fn call(data: &[u8]) -> Reached {
     let limits = CallLimits {
         fuel: 100_000,
         memory_pages: 64,
+        table_elements: 1000,
         timeout: Duration::from_millis(200),
         max_output_bytes: 1 << 20,
         max_depth: 4,
