@@ -288,9 +288,10 @@ fn run(cli: &Cli) -> Result<()> {
         }
         Command::List => {
             let host = open(cli)?;
-            let modules = host.list()?;
+            let listing = host.list()?;
             if cli.json {
-                let list: Vec<_> = modules
+                let installed: Vec<_> = listing
+                    .installed
                     .iter()
                     .map(|m| {
                         json!({
@@ -302,14 +303,22 @@ fn run(cli: &Cli) -> Result<()> {
                         })
                     })
                     .collect();
-                print_json(&json!(list));
-            } else if modules.is_empty() {
+                let damaged: Vec<_> = listing
+                    .damaged
+                    .iter()
+                    .map(|d| json!({ "dir": d.dir.display().to_string(), "reason": d.reason }))
+                    .collect();
+                print_json(&json!({ "installed": installed, "damaged": damaged }));
+            } else if listing.installed.is_empty() && listing.damaged.is_empty() {
                 println!("no modules installed in {}", cli.store.display());
             } else {
-                for m in &modules {
+                for m in &listing.installed {
                     let functions: Vec<String> =
                         m.manifest.functions.iter().map(|(n, f)| format!("{n} ({})", f.implements)).collect();
                     println!("{:<32} {}", m.id(), functions.join(", "));
+                }
+                for d in &listing.damaged {
+                    println!("{:<32} DAMAGED: {}", d.dir.display(), d.reason);
                 }
             }
             Ok(())
@@ -452,7 +461,7 @@ fn inspect(cli: &Cli, target: &str) -> Result<()> {
         read_archive(Path::new(target))?
     } else {
         let (name, version) = parse_id(target)?;
-        let installed = host.list()?;
+        let installed = host.list()?.installed;
         let m = installed
             .iter()
             .find(|m| m.manifest.name == name && m.manifest.version == version)

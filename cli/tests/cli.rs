@@ -80,7 +80,8 @@ fn pack_validate_install_resolve_call() {
     assert!(json["metrics"]["fuel_used"].as_u64().unwrap() > 0);
 
     let listed: serde_json::Value = serde_json::from_str(&ok(&wasmod(&store, &["--json", "list"]))).unwrap();
-    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert_eq!(listed["installed"].as_array().unwrap().len(), 2);
+    assert_eq!(listed["damaged"].as_array().unwrap().len(), 0);
 }
 
 #[test]

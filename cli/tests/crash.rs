@@ -26,7 +26,8 @@ fn check_consistent(store: &Path) -> bool {
     let staging: Vec<_> = std::fs::read_dir(store.join("staging")).unwrap().collect();
     assert!(staging.is_empty(), "opening the store clears interrupted installs");
     let listed = host.list().expect("the store lists");
-    match listed.as_slice() {
+    assert!(listed.damaged.is_empty(), "a killed install damaged a version: {:?}", listed.damaged);
+    match listed.installed.as_slice() {
         [] => false,
         [m] => {
             assert_eq!(m.id(), "fixtures/base@1.0.0");

@@ -30,5 +30,5 @@ pub mod wire;
 
 pub use config::{ConfigType, ConfigValue};
 pub use groups::{GroupDef, HostFunctionDef};
-pub use policy::{HostPolicy, Limits, SubsystemDef};
+pub use policy::{HostPolicy, KvLimits, Limits, SubsystemDef};
 pub use types::{Signature, ValType};

@@ -55,6 +55,26 @@ impl Default for Limits {
     }
 }
 
+/// Bounds on the `kv` data of modules. A write that would take a module past them gets
+/// the status `LIMIT`; nothing is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KvLimits {
+    /// Most bytes (keys plus values) one module may keep.
+    pub max_bytes_per_module: u64,
+    /// Most keys one module may keep.
+    pub max_keys_per_module: u64,
+    /// Most bytes (keys plus values) the `init` hooks of one activation may write in
+    /// all: their writes are held in memory until every hook has succeeded.
+    pub max_init_bytes: u64,
+}
+
+impl Default for KvLimits {
+    fn default() -> Self {
+        KvLimits { max_bytes_per_module: 64 << 20, max_keys_per_module: 100_000, max_init_bytes: 16 << 20 }
+    }
+}
+
 /// Everything a host allows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,6 +91,9 @@ pub struct HostPolicy {
     /// Install-time limits.
     #[serde(default)]
     pub limits: Limits,
+    /// Bounds on modules' `kv` data.
+    #[serde(default)]
+    pub kv: KvLimits,
     /// What a subsystem that is not listed may use. `None` (the default) refuses
     /// functions implementing unlisted subsystems; a development host can set it to
     /// accept any subsystem name.
@@ -90,6 +113,7 @@ impl HostPolicy {
             custom_groups: Vec::new(),
             subsystems: BTreeMap::new(),
             limits: Limits::default(),
+            kv: KvLimits::default(),
             any_subsystem: None,
         }
     }

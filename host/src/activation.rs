@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use wasmod_host_abi::ConfigValue;
 use wasmod_manifest::{Manifest, ModuleName};
@@ -11,7 +12,7 @@ use wasmod_runtime::{CallLimits, CallOptions, CallOutcome, LoadedFunction, Runti
 
 use crate::Error;
 use crate::config::{ConfigState, Provenance};
-use crate::kv::{Kv, KvError, Writes};
+use crate::kv::{Kv, KvError, Writes, entry_bytes};
 
 /// One active module.
 #[derive(Debug)]
@@ -21,11 +22,12 @@ pub(crate) struct ActiveModule {
 }
 
 /// While hooks run: whose `init` is running, and the `kv` writes of the activation so
-/// far (applied only if every hook succeeds).
+/// far (applied only if every hook succeeds), with the bytes they hold.
 #[derive(Debug, Default)]
 pub(crate) struct InitPhase {
     pub running: Option<(ModuleName, String)>,
     pub overlay: Writes,
+    pub overlay_bytes: u64,
 }
 
 /// What the standard groups see of an activation.
@@ -66,35 +68,74 @@ impl ActivationState {
         self.kv.get(module, key)
     }
 
-    pub(crate) fn kv_set(&self, module: &str, key: &[u8], value: Option<Vec<u8>>) -> Result<(), KvError> {
+    /// Writes or deletes a key (`None`): straight into the database, or, while `init`
+    /// hooks run, into the activation's overlay, which may hold at most
+    /// `KvLimits::max_init_bytes`. Returns whether the key existed.
+    pub(crate) fn kv_set(
+        &self,
+        module: &str,
+        key: &[u8],
+        value: Option<Vec<u8>>,
+        deadline: Instant,
+    ) -> Result<bool, KvError> {
         if let Ok(mut phase) = self.init.lock()
             && let Some(phase) = phase.as_mut()
         {
-            phase.overlay.insert((module.to_owned(), key.to_vec()), value);
-            return Ok(());
+            let limit = self.kv.limits().max_init_bytes;
+            let id = (module.to_owned(), key.to_vec());
+            let old = match phase.overlay.get(&id) {
+                Some(pending) => pending.as_ref().map(|v| entry_bytes(key, v)),
+                None => None,
+            };
+            let new = value.as_ref().map(|v| entry_bytes(key, v));
+            let bytes = phase.overlay_bytes - old.unwrap_or(0) + new.unwrap_or(0);
+            if bytes > limit {
+                return Err(KvError::InitBudget { limit });
+            }
+            let existed = match phase.overlay.get(&id) {
+                Some(pending) => pending.is_some(),
+                None => self.kv.get(module, key)?.is_some(),
+            };
+            phase.overlay_bytes = bytes;
+            phase.overlay.insert(id, value);
+            return Ok(existed);
         }
-        match value {
-            Some(v) => self.kv.set(module, key, &v),
-            None => self.kv.delete(module, key).map(|_| ()),
-        }
+        self.kv.write(module, key, value.as_deref(), deadline)
     }
 
-    pub(crate) fn kv_list(&self, module: &str, prefix: &[u8]) -> Result<Vec<Vec<u8>>, KvError> {
-        let mut keys: std::collections::BTreeSet<Vec<u8>> = self.kv.list(module, prefix)?.into_iter().collect();
-        if let Ok(phase) = self.init.lock()
-            && let Some(phase) = phase.as_ref()
-        {
-            for ((m, k), v) in &phase.overlay {
-                if m == module && k.starts_with(prefix) {
-                    if v.is_some() {
-                        keys.insert(k.clone());
-                    } else {
-                        keys.remove(k);
-                    }
+    /// The keys of `module` starting with `prefix`, overlay included; `None` if they
+    /// come to more than `max_bytes`.
+    pub(crate) fn kv_list(
+        &self,
+        module: &str,
+        prefix: &[u8],
+        max_bytes: usize,
+    ) -> Result<Option<Vec<Vec<u8>>>, KvError> {
+        let phase = self.init.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(phase) = phase.as_ref() else { return self.kv.list(module, prefix, max_bytes) };
+        // The overlay can add keys and delete some of those listed: list with room for
+        // what it deletes, then apply it, then bound the result.
+        let deleted: usize = phase
+            .overlay
+            .iter()
+            .filter(|((m, k), v)| m == module && k.starts_with(prefix) && v.is_none())
+            .map(|((_, k), _)| k.len())
+            .sum();
+        let Some(listed) = self.kv.list(module, prefix, max_bytes + deleted)? else { return Ok(None) };
+        let mut keys: std::collections::BTreeSet<Vec<u8>> = listed.into_iter().collect();
+        for ((m, k), v) in &phase.overlay {
+            if m == module && k.starts_with(prefix) {
+                if v.is_some() {
+                    keys.insert(k.clone());
+                } else {
+                    keys.remove(k);
                 }
             }
         }
-        Ok(keys.into_iter().collect())
+        if keys.iter().map(Vec::len).sum::<usize>() > max_bytes {
+            return Ok(None);
+        }
+        Ok(Some(keys.into_iter().collect()))
     }
 }
 

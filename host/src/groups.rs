@@ -13,7 +13,7 @@ use wasmod_host_abi::{ConfigValue, GroupDef, groups};
 use wasmod_runtime::{ErrorKind, HostContext, HostError, HostGroup, HostValue};
 
 use crate::activation::ActivationState;
-use crate::kv::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
+use crate::kv::{KvError, MAX_KEY_BYTES, MAX_LIST_BYTES, MAX_VALUE_BYTES};
 
 /// The standard groups, ready to register with a runtime.
 pub(crate) fn standard() -> Vec<Arc<dyn HostGroup>> {
@@ -45,9 +45,19 @@ fn status64(code: i32) -> Result<Option<HostValue>, HostError> {
     Ok(Some(HostValue::I64(i64::from(code))))
 }
 
-fn storage_failure(what: &str, e: impl std::fmt::Display) -> HostError {
-    tracing::error!(error = %e, "kv {what} failed");
-    HostError::Status(status::FAILED)
+/// What a `kv` failure means to the guest: a status, or the end of the call.
+fn kv_failure(what: &str, e: KvError) -> HostError {
+    match e {
+        KvError::Quota { .. } | KvError::InitBudget { .. } => {
+            tracing::warn!(error = %e, "kv {what} refused");
+            HostError::Status(status::LIMIT)
+        }
+        KvError::Busy { .. } => HostError::DeadlineExceeded,
+        e => {
+            tracing::error!(error = %e, "kv {what} failed");
+            HostError::Status(status::FAILED)
+        }
+    }
 }
 
 struct Log(GroupDef);
@@ -205,37 +215,41 @@ impl HostGroup for Kv {
     ) -> Result<Option<HostValue>, HostError> {
         let state = state(cx)?;
         let module = cx.caller().module.to_string();
-        let key = cx.read(arg(args, 0)?, arg(args, 1)?)?;
         let name = self.0.functions[function].name.as_ref();
-        if key.len() > MAX_KEY_BYTES && name != "list" {
+        let (key_ptr, key_len) = (arg(args, 0)?, arg(args, 1)?);
+        if key_len as u32 as usize > MAX_KEY_BYTES && name != "list" {
             return match name {
                 "get" => status64(status::LIMIT),
                 _ => Ok(Some(HostValue::I32(status::LIMIT))),
             };
         }
+        let key = cx.read(key_ptr, key_len)?;
+        let deadline = Instant::now() + cx.remaining_time();
         match name {
-            "get" => match state.kv_get(&module, &key).map_err(|e| storage_failure("get", e))? {
+            "get" => match state.kv_get(&module, &key).map_err(|e| kv_failure("get", e))? {
                 Some(v) => Ok(Some(HostValue::I64(cx.return_bytes(&v)?))),
                 None => status64(status::NOT_FOUND),
             },
             "set" => {
-                let value = cx.read(arg(args, 2)?, arg(args, 3)?)?;
-                if value.len() > MAX_VALUE_BYTES {
+                let (value_ptr, value_len) = (arg(args, 2)?, arg(args, 3)?);
+                if value_len as u32 as usize > MAX_VALUE_BYTES {
                     return Ok(Some(HostValue::I32(status::LIMIT)));
                 }
-                state.kv_set(&module, &key, Some(value)).map_err(|e| storage_failure("set", e))?;
+                let value = cx.read(value_ptr, value_len)?;
+                state.kv_set(&module, &key, Some(value), deadline).map_err(|e| kv_failure("set", e))?;
                 Ok(Some(HostValue::I32(status::OK)))
             }
             "delete" => {
-                let existed = state.kv_get(&module, &key).map_err(|e| storage_failure("delete", e))?.is_some();
-                state.kv_set(&module, &key, None).map_err(|e| storage_failure("delete", e))?;
+                let existed = state.kv_set(&module, &key, None, deadline).map_err(|e| kv_failure("delete", e))?;
                 Ok(Some(HostValue::I32(i32::from(existed))))
             }
-            "list" => {
-                let keys = state.kv_list(&module, &key).map_err(|e| storage_failure("list", e))?;
-                let bytes = wasmod_host_abi::wire::encode(&keys).map_err(|e| HostError::Trap(e.to_string()))?;
-                Ok(Some(HostValue::I64(cx.return_bytes(&bytes)?)))
-            }
+            "list" => match state.kv_list(&module, &key, MAX_LIST_BYTES).map_err(|e| kv_failure("list", e))? {
+                Some(keys) => {
+                    let bytes = wasmod_host_abi::wire::encode(&keys).map_err(|e| HostError::Trap(e.to_string()))?;
+                    Ok(Some(HostValue::I64(cx.return_bytes(&bytes)?)))
+                }
+                None => status64(status::LIMIT),
+            },
             other => Err(HostError::Trap(format!("kv has no function {other}"))),
         }
     }
@@ -271,12 +285,57 @@ impl HostGroup for Modules {
             }
             Err(e) if matches!(e.kind, ErrorKind::DepthLimit { .. }) => status64(status::LIMIT),
             // Out of time is out of time for the whole chain.
-            Err(e) if matches!(e.kind, ErrorKind::DeadlineExceeded { .. }) => Err(HostError::Trap(e.to_string())),
+            Err(e) if matches!(e.kind, ErrorKind::DeadlineExceeded { .. }) => Err(HostError::DeadlineExceeded),
             Err(e) => {
                 let mut envelope = vec![CALL_ERR];
                 envelope.extend_from_slice(e.to_string().as_bytes());
                 Ok(Some(HostValue::I64(cx.return_bytes(&envelope)?)))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::{AppConfig, Error, ErrorKind, Host, HostPolicy, Request};
+
+    /// A guest's `kv.set` waits for the database's write lock no longer than the call's
+    /// deadline: the call stops with `DeadlineExceeded` while another writer holds it.
+    #[test]
+    fn a_kv_write_waits_for_the_write_lock_no_longer_than_its_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = HostPolicy::new().with_subsystem("t.run", &["kv"], "");
+        let host = Host::builder().store(dir.path()).policy(policy).open().unwrap();
+        let wasm = wat::parse_str(
+            r#"(module
+              (import "wasmod:kv@1" "set" (func $set (param i32 i32 i32 i32) (result i32)))
+              (memory (export "memory") 1)
+              (func (export "__wasmod_abi_v1"))
+              (func (export "wasmod_alloc") (param i32) (result i32) i32.const 1024)
+              (func (export "run") (param i32 i32) (result i64)
+                (i64.extend_i32_s (call $set (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1)))))"#,
+        )
+        .unwrap();
+        let manifest =
+            r#"(name: "t/kv", version: "1.0.0", functions: { "run": (implements: "t.run", groups: ["kv"]) })"#;
+        let files = [("run.wasm".to_string(), wasm)].into_iter().collect();
+        let archive = wasmod_manifest::write_package(manifest, &files).unwrap();
+        host.install(&archive).unwrap();
+        let active = host.activate(&[Request::parse("t/kv", None).unwrap()], &AppConfig::new()).unwrap();
+        active.call("t/kv", "run", b"").unwrap();
+
+        let kv = host.kv().unwrap();
+        let held = kv.hold_write_lock();
+        let limits = crate::CallLimits { timeout: Duration::from_millis(100), ..Default::default() };
+        let started = std::time::Instant::now();
+        match active.call_with("t/kv", "run", b"", Some(limits)) {
+            Err(Error::Call(e)) => assert!(matches!(e.kind, ErrorKind::DeadlineExceeded { .. }), "{e}"),
+            other => panic!("expected the deadline, got {other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "waited {:?}", started.elapsed());
+        drop(held);
+        active.call("t/kv", "run", b"").unwrap();
     }
 }

@@ -58,13 +58,16 @@ mod store;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 pub use activation::Activation;
 pub use config::{AppConfig, ConfigFileError, ConfigProblem, Provenance};
-pub use kv::{KvError, MAX_KEY_BYTES, MAX_VALUE_BYTES};
+pub use kv::{KvError, MAX_KEY_BYTES, MAX_LIST_BYTES, MAX_VALUE_BYTES};
 pub use semver::{Version, VersionReq};
-pub use store::{InstalledModule, StoreIoError};
-pub use wasmod_host_abi::{ConfigType, ConfigValue, GroupDef, HostFunctionDef, HostPolicy, Limits, Signature, ValType};
+pub use store::{DamagedVersion, InstalledModule, StoreIoError, StoreListing};
+pub use wasmod_host_abi::{
+    ConfigType, ConfigValue, GroupDef, HostFunctionDef, HostPolicy, KvLimits, Limits, Signature, ValType,
+};
 pub use wasmod_manifest::{ArchiveError, ArchiveLimits, Manifest, ManifestError, ModuleName, Package};
 pub use wasmod_resolver::{Plan, PlannedModule, Request, ResolveError};
 pub use wasmod_runtime::{
@@ -112,6 +115,14 @@ pub enum Error {
         module: String,
         /// `dependent@version requires REQ`, one per dependent.
         dependents: Vec<String>,
+    },
+    /// The module's kv data cannot be purged while versions of it are installed.
+    #[error("{module} still has installed versions ({}); uninstall them before purging its kv data", .versions.join(", "))]
+    StillInstalled {
+        /// The module.
+        module: String,
+        /// Its installed versions, `name@version`.
+        versions: Vec<String>,
     },
     /// A stored package no longer reads (the store was modified by hand or damaged).
     #[error("the stored package of {module} is damaged: {reason}")]
@@ -169,6 +180,19 @@ pub enum Error {
     Call(Box<CallError>),
 }
 
+/// How long the host's own kv writes (an activation's `init` writes) wait for the
+/// write lock, which guests hold for one transaction at a time.
+const HOST_WRITE_WAIT: Duration = Duration::from_secs(60);
+
+/// What a module keeps in its `kv` namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KvUsage {
+    /// Bytes of keys and values.
+    pub bytes: u64,
+    /// Keys.
+    pub keys: u64,
+}
+
 /// What an install did.
 #[derive(Debug, Clone)]
 pub struct Installed {
@@ -182,13 +206,17 @@ pub struct Installed {
 
 struct Inner {
     store: Store,
-    kv: Arc<kv::Kv>,
+    /// Opened by the first activation (see [`Host::kv`]).
+    kv: Mutex<Option<Arc<kv::Kv>>>,
     runtime: Runtime,
     policy: HostPolicy,
     archive_limits: ArchiveLimits,
-    /// Functions loaded into the engine, kept so an activation never loads one twice.
-    loaded: Mutex<HashMap<(ModuleName, Version, String), LoadedFunction>>,
-    /// Serialises store mutations within this process.
+    /// Functions loaded into the engine, by the runtime's artifact key (a hash of the
+    /// engine, the wasm file and the entry point), kept so that an activation never
+    /// loads the same code twice.
+    loaded: Mutex<HashMap<String, LoadedFunction>>,
+    /// Serialises store mutations within this process (the store's lock file does it
+    /// between processes).
     write_lock: RwLock<()>,
 }
 
@@ -263,7 +291,6 @@ impl HostBuilder {
     pub fn open(self) -> Result<Host, Error> {
         self.policy.check().map_err(Error::Policy)?;
         let store = Store::open(&self.store)?;
-        let kv = Arc::new(kv::Kv::open(&store.root().join("kv.redb"), &store.staging())?);
         let mut runtime = Runtime::builder().limits(self.limits);
         for g in groups::standard().into_iter().chain(self.groups) {
             runtime = runtime.group(g);
@@ -271,7 +298,7 @@ impl HostBuilder {
         Ok(Host {
             inner: Arc::new(Inner {
                 store,
-                kv,
+                kv: Mutex::new(None),
                 runtime: runtime.build(),
                 policy: self.policy,
                 archive_limits: self.archive_limits,
@@ -315,14 +342,7 @@ impl Host {
         let validated = self.validate(archive).map_err(Error::Rejected)?;
         let manifest = validated.manifest().clone();
         let id = manifest.id();
-        let _guard = self.inner.write_lock.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(existing) = self.inner.store.package_bytes(&manifest.name, &manifest.version)? {
-            return if blake3::hash(&existing) == blake3::hash(archive) {
-                Ok(Installed { id, report: validated.report().clone(), newly_installed: false })
-            } else {
-                Err(Error::Conflict { module: id })
-            };
-        }
+        // Compiling takes long and changes nothing: do it before taking the locks.
         let mut artifacts = Vec::new();
         for function in manifest.functions.keys() {
             let wasm = validated.function_bytes(function).expect("validated packages have every file");
@@ -331,14 +351,34 @@ impl Host {
                 self.inner.runtime.compile(&validated, function)?,
             ));
         }
+        let _guard = self.inner.write_lock.write().unwrap_or_else(|p| p.into_inner());
+        let _lock = self.inner.store.write_lock()?;
+        if let Some(existing) = self.inner.store.package_bytes(&manifest.name, &manifest.version)? {
+            return if blake3::hash(&existing) == blake3::hash(archive) {
+                Ok(Installed { id, report: validated.report().clone(), newly_installed: false })
+            } else {
+                Err(Error::Conflict { module: id })
+            };
+        }
         self.inner.store.install(&manifest, archive, &artifacts)?;
         tracing::info!(module = %id, "installed");
         Ok(Installed { id, report: validated.report().clone(), newly_installed: true })
     }
 
-    /// Every installed module version, by name then version.
-    pub fn list(&self) -> Result<Vec<InstalledModule>, Error> {
-        self.inner.store.list(&self.inner.archive_limits)
+    /// What the store holds: every intact module version by name then version, and the
+    /// version directories that are damaged (they take no part in anything else).
+    pub fn list(&self) -> Result<StoreListing, Error> {
+        let _lock = self.inner.store.read_lock()?;
+        self.listing()
+    }
+
+    /// [`Host::list`] under a lock the caller holds.
+    fn listing(&self) -> Result<StoreListing, Error> {
+        let listing = self.inner.store.list(&self.inner.archive_limits)?;
+        for d in &listing.damaged {
+            tracing::warn!(dir = %d.dir.display(), reason = %d.reason, "a damaged module version is ignored");
+        }
+        Ok(listing)
     }
 
     /// Uninstalls a version. Refused while another installed module needs it (a module
@@ -346,8 +386,9 @@ impl Host {
     /// unless `force`.
     pub fn uninstall(&self, name: &ModuleName, version: &Version, force: bool) -> Result<(), Error> {
         let _guard = self.inner.write_lock.write().unwrap_or_else(|p| p.into_inner());
+        let _lock = self.inner.store.write_lock()?;
         let id = format!("{name}@{version}");
-        let installed = self.list()?;
+        let installed = self.listing()?.installed;
         if !installed.iter().any(|m| &m.manifest.name == name && &m.manifest.version == version) {
             return Err(Error::NotInstalled { module: id });
         }
@@ -366,15 +407,62 @@ impl Host {
             return Err(Error::InUse { module: id, dependents });
         }
         self.inner.store.uninstall(name, version)?;
-        self.inner.loaded.lock().unwrap_or_else(|p| p.into_inner()).retain(|(n, v, _), _| !(n == name && v == version));
+        self.inner
+            .loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, f| !(&f.info().module == name && &f.info().version == version));
         tracing::info!(module = %id, forced = force && !dependents.is_empty(), "uninstalled");
         Ok(())
     }
 
+    /// What a module keeps in its `kv` namespace, against its quota
+    /// ([`KvLimits`] in the policy).
+    pub fn kv_usage(&self, module: &ModuleName) -> Result<KvUsage, Error> {
+        let (bytes, keys) = self.kv()?.usage(module.as_str())?;
+        Ok(KvUsage { bytes, keys })
+    }
+
+    /// Deletes a module's whole `kv` namespace. The namespace belongs to the module
+    /// *name*: every version shares it and it outlives uninstalls, so that upgrades and
+    /// reinstalls keep their data, and whoever installs a module under that name later
+    /// sees it. Remove it when a name is retired. Refused while any version of the
+    /// module is installed. Returns how many keys were deleted.
+    pub fn purge_kv(&self, module: &ModuleName) -> Result<u64, Error> {
+        let kv = self.kv()?;
+        let _guard = self.inner.write_lock.write().unwrap_or_else(|p| p.into_inner());
+        let _lock = self.inner.store.write_lock()?;
+        let versions: Vec<String> =
+            self.listing()?.installed.iter().filter(|m| &m.manifest.name == module).map(InstalledModule::id).collect();
+        if !versions.is_empty() {
+            return Err(Error::StillInstalled { module: module.to_string(), versions });
+        }
+        Ok(kv.purge(module.as_str(), Instant::now() + HOST_WRITE_WAIT)?)
+    }
+
     /// Resolves a request against the installed modules without running anything.
     pub fn resolve(&self, request: &[Request]) -> Result<Plan, Error> {
-        let catalog = Catalog::new(self.list()?.iter().map(|m| ModuleSpec::from_manifest(&m.manifest)))?;
+        let installed = self.list()?.installed;
+        let catalog = Catalog::new(installed.iter().map(|m| ModuleSpec::from_manifest(&m.manifest)))?;
         Ok(catalog.resolve(request)?)
+    }
+
+    /// The store's kv database, opened on first use. Opening it for the first time
+    /// creates it, which takes the store's write lock.
+    fn kv(&self) -> Result<Arc<kv::Kv>, Error> {
+        let mut kv = self.inner.kv.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(kv) = kv.as_ref() {
+            return Ok(kv.clone());
+        }
+        let path = self.inner.store.root().join("kv.redb");
+        let opened = if path.exists() {
+            kv::Kv::open(&path, &self.inner.store.staging(), self.inner.policy.kv)?
+        } else {
+            let _guard = self.inner.write_lock.write().unwrap_or_else(|p| p.into_inner());
+            let _lock = self.inner.store.write_lock()?;
+            kv::Kv::open(&path, &self.inner.store.staging(), self.inner.policy.kv)?
+        };
+        Ok(kv.insert(Arc::new(opened)).clone())
     }
 
     fn load(
@@ -386,10 +474,17 @@ impl Host {
         let cache = DirCache::new(store::Store::artifacts_dir(dir));
         let mut out = std::collections::BTreeMap::new();
         for function in manifest.functions.keys() {
-            let key = (manifest.name.clone(), manifest.version.clone(), function.clone());
+            let wasm = validated.function_bytes(function).expect("validated packages have every file");
+            let key = self.inner.runtime.artifact_key(wasm, function);
             let cached = self.inner.loaded.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
             let loaded = match cached {
-                Some(f) if f.info().grants.as_ref() == validated.grants(function) => f,
+                Some(f)
+                    if f.info().grants.as_ref() == validated.grants(function)
+                        && f.info().module == manifest.name
+                        && f.info().version == manifest.version =>
+                {
+                    f
+                }
                 _ => {
                     let f = self.inner.runtime.load(validated, function, &cache)?;
                     self.inner.loaded.lock().unwrap_or_else(|p| p.into_inner()).insert(key, f.clone());
@@ -403,8 +498,11 @@ impl Host {
 
     /// Activates the requested modules and their dependencies (see the crate docs).
     pub fn activate(&self, request: &[Request], config: &AppConfig) -> Result<Activation, Error> {
+        // The kv data first: creating it takes the store's write lock.
+        let kv = self.kv()?;
         let _guard = self.inner.write_lock.read().unwrap_or_else(|p| p.into_inner());
-        let installed = self.list()?;
+        let _lock = self.inner.store.read_lock()?;
+        let installed = self.listing()?.installed;
         let catalog = Catalog::new(installed.iter().map(|m| ModuleSpec::from_manifest(&m.manifest)))?;
         let plan = catalog.resolve(request)?;
         let installed_names = installed.iter().map(|m| m.manifest.name.to_string()).collect();
@@ -425,7 +523,7 @@ impl Host {
         let config = ConfigState::merge(modules.values().map(|m| &m.manifest), config, &installed_names)
             .map_err(Error::Config)?;
         let state = Arc::new(ActivationState {
-            kv: self.inner.kv.clone(),
+            kv: kv.clone(),
             modules,
             config: RwLock::new(config),
             init: Mutex::new(Some(InitPhase::default())),
@@ -453,7 +551,7 @@ impl Host {
         // Every hook succeeded: the activation's kv writes become real, in one transaction.
         let phase = state.init.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(phase) = phase {
-            self.inner.kv.apply(&phase.overlay)?;
+            kv.apply(&phase.overlay, Instant::now() + HOST_WRITE_WAIT)?;
         }
         Ok(activation)
     }

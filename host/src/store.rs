@@ -8,13 +8,23 @@
 //!   staging/                                              installs in progress
 //!   trash/                                                uninstalls in progress
 //!   kv.redb                                               per-module key-value data
+//!
+//!   lock                                                  the inter-process lock
 //! ```
 //!
 //! An install writes everything into a fresh directory under `staging/`, flushes it to
 //! disk, and renames it into `modules/…/<version>` (an atomic rename on the same file
 //! system). An uninstall renames the version directory into `trash/` first and deletes it
 //! afterwards. A crash at any point therefore leaves each version either fully installed
-//! or absent; [`Store::open`] removes whatever `staging/` and `trash/` still hold.
+//! or absent.
+//!
+//! Several processes may use one store (an embedder serving calls, `wasmod list` and
+//! `wasmod install` beside it). They agree through `lock`, a file locked with `flock`:
+//! operations that change the store hold it exclusively ([`Store::write_lock`]), and
+//! reads hold it shared ([`Store::read_lock`]). Leftovers of interrupted operations in
+//! `staging/` and `trash/` are removed only by a holder of the exclusive lock, when no
+//! other operation can be in flight, so one process never deletes another's install
+//! in progress.
 
 use std::fs;
 use std::io::{self, Write};
@@ -56,6 +66,31 @@ impl InstalledModule {
     }
 }
 
+/// A version directory that does not hold a readable package for its place (changed
+/// or damaged outside wasmod). It takes no part in resolution or activation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DamagedVersion {
+    /// The version's directory.
+    pub dir: PathBuf,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// What the store holds: the intact versions by name then version, and the damaged ones.
+#[derive(Clone, Debug, Default)]
+pub struct StoreListing {
+    /// Intact versions, sorted by name then version.
+    pub installed: Vec<InstalledModule>,
+    /// Version directories that are damaged, sorted by path.
+    pub damaged: Vec<DamagedVersion>,
+}
+
+/// A held store lock (shared or exclusive); released when dropped.
+#[derive(Debug)]
+pub(crate) struct StoreLock {
+    _file: fs::File,
+}
+
 /// The directory store (see the module docs).
 #[derive(Debug, Clone)]
 pub(crate) struct Store {
@@ -64,6 +99,7 @@ pub(crate) struct Store {
 
 pub(crate) const PACKAGE_FILE: &str = "package.zip";
 const ARTIFACTS_DIR: &str = "artifacts";
+const LOCK_FILE: &str = "lock";
 
 /// Flushes a directory's entries (a rename or link into it) to disk.
 pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
@@ -82,15 +118,59 @@ pub(crate) fn unique_name(prefix: &str) -> String {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `root` and clears interrupted operations.
+    /// Opens (creating if needed) the store at `root`. Interrupted operations are cleared
+    /// now if no other process is using the store, else by the next writer.
     pub(crate) fn open(root: &Path) -> Result<Store, StoreIoError> {
         for dir in ["modules", "staging", "trash"] {
             let path = root.join(dir);
             fs::create_dir_all(&path).map_err(io_err("creating", &path))?;
         }
         let store = Store { root: root.to_path_buf() };
+        let file = store.lock_file()?;
+        match file.try_lock() {
+            Ok(()) => store.clear_interrupted()?,
+            Err(fs::TryLockError::WouldBlock) => {}
+            Err(fs::TryLockError::Error(e)) => return Err(io_err("locking", &store.lock_path())(e)),
+        }
+        Ok(store)
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        self.root.join(LOCK_FILE)
+    }
+
+    fn lock_file(&self) -> Result<fs::File, StoreIoError> {
+        let path = self.lock_path();
+        fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(io_err("opening", &path))
+    }
+
+    /// Waits for and takes the shared lock: no other process changes the store while it
+    /// is held.
+    pub(crate) fn read_lock(&self) -> Result<StoreLock, StoreIoError> {
+        let file = self.lock_file()?;
+        file.lock_shared().map_err(io_err("locking", &self.lock_path()))?;
+        Ok(StoreLock { _file: file })
+    }
+
+    /// Waits for and takes the exclusive lock, then removes what interrupted operations
+    /// left in `staging/` and `trash/` (nobody else can be using them now).
+    pub(crate) fn write_lock(&self) -> Result<StoreLock, StoreIoError> {
+        let file = self.lock_file()?;
+        file.lock().map_err(io_err("locking", &self.lock_path()))?;
+        self.clear_interrupted()?;
+        Ok(StoreLock { _file: file })
+    }
+
+    /// Removes the contents of `staging/` and `trash/`; only with the exclusive lock.
+    fn clear_interrupted(&self) -> Result<(), StoreIoError> {
         for dir in ["staging", "trash"] {
-            let path = root.join(dir);
+            let path = self.root.join(dir);
             for entry in fs::read_dir(&path).map_err(io_err("reading", &path))? {
                 let entry = entry.map_err(io_err("reading", &path))?;
                 let leftover = entry.path();
@@ -99,7 +179,7 @@ impl Store {
                 removed.map_err(io_err("removing an interrupted operation at", &leftover))?;
             }
         }
-        Ok(store)
+        Ok(())
     }
 
     pub(crate) fn root(&self) -> &Path {
@@ -148,25 +228,38 @@ impl Store {
             .map_err(|e| crate::Error::CorruptStore { module: format!("{name}@{version}"), reason: e.to_string() })
     }
 
-    /// Every installed module version, sorted by name then version.
-    pub(crate) fn list(&self, limits: &ArchiveLimits) -> Result<Vec<InstalledModule>, crate::Error> {
+    /// Every version directory: the intact ones, and the damaged ones with the reason.
+    /// The caller holds a lock (so nothing is renamed in or out meanwhile).
+    pub(crate) fn list(&self, limits: &ArchiveLimits) -> Result<StoreListing, StoreIoError> {
         let modules = self.root.join("modules");
-        let mut out = Vec::new();
+        let mut listing = StoreListing::default();
         for namespace in read_dirs(&modules)? {
             for name in read_dirs(&namespace)? {
                 for version in read_dirs(&name)? {
-                    let package = version.join(PACKAGE_FILE);
-                    let bytes = fs::read(&package).map_err(io_err("reading", &package))?;
-                    let pkg = Package::read(&bytes, limits).map_err(|e| crate::Error::CorruptStore {
-                        module: version.display().to_string(),
-                        reason: e.to_string(),
-                    })?;
-                    out.push(InstalledModule { manifest: pkg.manifest, dir: version });
+                    match self.read_version(&modules, &version, limits) {
+                        Ok(manifest) => listing.installed.push(InstalledModule { manifest, dir: version }),
+                        Err(reason) => listing.damaged.push(DamagedVersion { dir: version, reason }),
+                    }
                 }
             }
         }
-        out.sort_by(|a, b| (&a.manifest.name, &a.manifest.version).cmp(&(&b.manifest.name, &b.manifest.version)));
-        Ok(out)
+        listing
+            .installed
+            .sort_by(|a, b| (&a.manifest.name, &a.manifest.version).cmp(&(&b.manifest.name, &b.manifest.version)));
+        Ok(listing)
+    }
+
+    /// The manifest of the package in a version directory, if it is the package that
+    /// belongs there.
+    fn read_version(&self, modules: &Path, dir: &Path, limits: &ArchiveLimits) -> Result<Manifest, String> {
+        let package = dir.join(PACKAGE_FILE);
+        let bytes = fs::read(&package).map_err(|e| format!("{} cannot be read: {e}", package.display()))?;
+        let manifest = Package::read(&bytes, limits).map_err(|e| format!("its package does not read: {e}"))?.manifest;
+        if self.version_dir(&manifest.name, &manifest.version) != dir {
+            let place = dir.strip_prefix(modules).unwrap_or(dir).display().to_string();
+            return Err(format!("it holds {} but sits at {place}", manifest.id()));
+        }
+        Ok(manifest)
     }
 
     /// Installs a package atomically: `artifacts` are (cache key, sealed artifact).

@@ -97,6 +97,38 @@ fn kv_namespaces_are_isolated_between_modules() {
     assert_eq!(json_call(&active, "fixtures/base", "kv_read", r#""secret""#), serde_json::json!("s3cr3t"));
 }
 
+/// A module's kv namespace belongs to its name: every version shares it, it outlives
+/// an uninstall, and it goes only when purged (which is refused while a version of the
+/// module is installed).
+#[test]
+fn kv_data_belongs_to_the_module_name_until_purged() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path());
+    install(&host, &["lifecycle-base"]);
+    let base: wasmod::ModuleName = "fixtures/base".parse().unwrap();
+    let active = host.activate(&[req("fixtures/base")], &AppConfig::new()).unwrap();
+    active.call("fixtures/base", "kv_put", br#"["secret","s3cr3t"]"#).unwrap();
+    let usage = host.kv_usage(&base).unwrap();
+    // The init hook's "marker" and the key just written.
+    assert_eq!(usage.keys, 2, "{usage:?}");
+    assert_eq!(usage.bytes, ("marker".len() + "written by init".len() + "secret".len() + "s3cr3t".len()) as u64);
+    drop(active);
+    match host.purge_kv(&base) {
+        Err(Error::StillInstalled { versions, .. }) => assert_eq!(versions, ["fixtures/base@1.0.0"]),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let version = wasmod::Version::new(1, 0, 0);
+    host.uninstall(&base, &version, false).unwrap();
+    assert_eq!(host.kv_usage(&base).unwrap(), usage, "uninstalling keeps the data");
+    install(&host, &["lifecycle-base"]);
+    let active = host.activate(&[req("fixtures/base")], &AppConfig::new()).unwrap();
+    assert_eq!(json_call(&active, "fixtures/base", "kv_read", r#""secret""#), serde_json::json!("s3cr3t"));
+    drop(active);
+    host.uninstall(&base, &version, false).unwrap();
+    assert_eq!(host.purge_kv(&base).unwrap(), 2);
+    assert_eq!(host.kv_usage(&base).unwrap(), wasmod::KvUsage { bytes: 0, keys: 0 });
+}
+
 #[test]
 fn modules_may_call_declared_dependencies_only() {
     let dir = tempfile::tempdir().unwrap();
@@ -165,9 +197,9 @@ fn uninstall_refuses_a_version_others_need_unless_forced() {
         Err(Error::InUse { dependents, .. }) => assert_eq!(dependents, ["fixtures/top@1.0.0 requires ^1"]),
         other => panic!("expected InUse, got {other:?}"),
     }
-    assert_eq!(host.list().unwrap().len(), 2);
+    assert_eq!(host.list().unwrap().installed.len(), 2);
     host.uninstall(&base, &v1, true).unwrap();
-    assert_eq!(host.list().unwrap().len(), 1);
+    assert_eq!(host.list().unwrap().installed.len(), 1);
     assert!(matches!(host.uninstall(&base, &v1, false), Err(Error::NotInstalled { .. })));
     // Top can no longer be activated, and says why.
     match host.activate(&[req("fixtures/top")], &AppConfig::new()) {
@@ -229,4 +261,34 @@ fn a_rejected_package_leaves_the_store_unchanged() {
         other => panic!("expected a rejection, got {other:?}"),
     }
     assert_eq!(tree(dir.path()), before);
+}
+
+/// A version directory changed or damaged outside wasmod (its package gone, garbage in
+/// its place, or another module's package) is reported, and the rest of the store works.
+#[test]
+fn a_damaged_version_is_reported_and_the_rest_of_the_store_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path());
+    install(&host, &["lifecycle-base", "lifecycle-top", "three"]);
+    let modules = dir.path().join("modules");
+    let empty = modules.join("fixtures/ghost/1.0.0");
+    std::fs::create_dir_all(&empty).unwrap();
+    let garbage = modules.join("fixtures/junk/2.0.0");
+    std::fs::create_dir_all(&garbage).unwrap();
+    std::fs::write(garbage.join("package.zip"), b"not a zip").unwrap();
+    let moved = modules.join("fixtures/impostor/1.0.0");
+    std::fs::create_dir_all(&moved).unwrap();
+    std::fs::write(moved.join("package.zip"), package("three")).unwrap();
+
+    let listing = host.list().unwrap();
+    let ids: Vec<String> = listing.installed.iter().map(|m| m.id()).collect();
+    assert_eq!(ids, ["fixtures/base@1.0.0", "fixtures/three@1.0.0", "fixtures/top@1.0.0"]);
+    let damaged: Vec<(&Path, &str)> = listing.damaged.iter().map(|d| (d.dir.as_path(), d.reason.as_str())).collect();
+    assert_eq!(damaged.len(), 3, "{damaged:?}");
+    assert!(damaged[0].0.ends_with("fixtures/ghost/1.0.0") && damaged[0].1.contains("cannot be read"), "{damaged:?}");
+    assert!(damaged[1].0.ends_with("fixtures/impostor/1.0.0") && damaged[1].1.contains("holds fixtures/three@1.0.0"));
+    assert!(damaged[2].0.ends_with("fixtures/junk/2.0.0") && damaged[2].1.contains("does not read"), "{damaged:?}");
+    let active = host.activate(&[req("fixtures/top")], &AppConfig::new()).unwrap();
+    assert_eq!(active.plan().modules.len(), 2);
+    assert!(matches!(host.activate(&[req("fixtures/ghost")], &AppConfig::new()), Err(Error::Resolve(_))));
 }

@@ -231,6 +231,8 @@ wat_cases! {
     panic_reader_loops,
     panic_reader_calls_import,
     panic_reader_past_deadline,
+    kv_init_overlay_bomb,
+    kv_quota,
 }
 
 #[test]
@@ -734,4 +736,50 @@ fn a_panic_inside_the_engine_is_an_error_and_the_runtime_stays_usable() {
     assert!(err.to_string().contains("the runtime is still usable"), "{err}");
     group.0.store(false, std::sync::atomic::Ordering::SeqCst);
     runtime.call(&function, b"").unwrap();
+}
+
+/// A callee traps and its panic-message reader loops: the fuel the reader burns is
+/// charged along the chain, so the caller, which has nothing left, stops out of fuel.
+/// (Each callee's trap used to buy a million units of fuel nobody was charged for.)
+#[test]
+fn a_callees_panic_reader_is_charged_to_the_chain() {
+    let host = host();
+    let callee = wat(&wasmod_tests::abi_module(
+        "",
+        "unreachable",
+        r#"(func (export "__wasmod_panic_message") (result i64) (loop $l (br $l)) i64.const 0)"#,
+    ));
+    let manifest =
+        r#"(name: "hostile/reader-callee", version: "1.0.0", functions: { "run": (implements: "test.run") })"#;
+    host.install(&wasmod_tests::package_from_files(manifest, &[("run.wasm", callee)])).unwrap();
+    let caller = wat(r#"(module
+        (import "wasmod:modules@1" "call" (func $call (param i32 i32 i32 i32 i32 i32) (result i64)))
+        (memory (export "memory") 1)
+        (data (i32.const 0) "hostile/reader-callee")
+        (data (i32.const 32) "run")
+        (global $heap (mut i32) (i32.const 4096))
+        (func (export "__wasmod_abi_v1"))
+        (func (export "wasmod_alloc") (param $n i32) (result i32)
+          (local $p i32) (local.set $p (global.get $heap))
+          (global.set $heap (i32.add (global.get $heap) (local.get $n))) (local.get $p))
+        (func (export "run") (param i32 i32) (result i64)
+          (drop (call $call (i32.const 0) (i32.const 21) (i32.const 32) (i32.const 3) (i32.const 0) (i32.const 0)))
+          ;; the callee failed; with fuel left, this returns normally
+          i64.const 0))"#);
+    let manifest = r#"(name: "hostile/reader-caller", version: "1.0.0", dependencies: { "hostile/reader-callee": "*" }, functions: { "run": (implements: "test.run", groups: ["modules"]) })"#;
+    host.install(&wasmod_tests::package_from_files(manifest, &[("run.wasm", caller)])).unwrap();
+    let active = host.activate(&[Request::parse("hostile/reader-caller", None).unwrap()], &AppConfig::new()).unwrap();
+    // With plenty of fuel the reader is capped and the caller goes on.
+    active.call("hostile/reader-caller", "run", b"").unwrap();
+    // With little, the reader takes what the chain has left.
+    let fuel = 5_000;
+    let err =
+        match active.call_with("hostile/reader-caller", "run", b"", Some(CallLimits { fuel, ..CallLimits::default() }))
+        {
+            Err(Error::Call(e)) => e,
+            other => panic!("expected the chain to run out of fuel, got {other:?}"),
+        };
+    assert!(matches!(err.kind, ErrorKind::FuelExhausted { .. }), "{err}");
+    assert!(err.metrics.as_ref().unwrap().fuel_used <= fuel, "{:?}", err.metrics);
+    still_serves();
 }

@@ -84,7 +84,8 @@ pub fn imports(wasm: &[u8]) -> Vec<(String, String, Vec<wasmparser::ValType>, Ve
 
 /// The policy the tests install under: subsystem `test.run` may use every standard
 /// group and the embedder group `acme.inventory@1`; `test.pure` may use none; `init`
-/// may use `config` and `log`.
+/// may use `config`, `log` and `kv`. A module may keep 8 MiB of kv data (so that quota
+/// tests stay quick).
 pub fn test_policy() -> wasmod_host_abi::HostPolicy {
     use std::borrow::Cow;
     use wasmod_host_abi::{GroupDef, HostFunctionDef, HostPolicy, abi::BYTES_CALL_SIGNATURE};
@@ -98,7 +99,7 @@ pub fn test_policy() -> wasmod_host_abi::HostPolicy {
             doc: Cow::Borrowed("stock(sku) -> level"),
         }]),
     };
-    HostPolicy::new()
+    let mut policy = HostPolicy::new()
         .with_custom_group(inventory)
         .with_subsystem(
             "test.run",
@@ -106,7 +107,9 @@ pub fn test_policy() -> wasmod_host_abi::HostPolicy {
             "Anything goes.",
         )
         .with_subsystem("test.pure", &[], "No host calls.")
-        .with_subsystem("init", &["config", "log", "kv"], "Lifecycle hook.")
+        .with_subsystem("init", &["config", "log", "kv"], "Lifecycle hook.");
+    policy.kv.max_bytes_per_module = 8 << 20;
+    policy
 }
 
 /// A minimal ABI v1 module in WAT with an entry point `run`: `imports` go before the
