@@ -32,6 +32,11 @@ struct Cli {
     /// The host policy (RON); see below for the default.
     #[arg(long, global = true, env = "WASMOD_POLICY")]
     policy: Option<PathBuf>,
+    /// The key file that authenticates the store's compiled artifacts (made if missing;
+    /// keep it outside the store). Default: `$XDG_CONFIG_HOME/wasmod/artifact.key` or
+    /// `~/.config/wasmod/artifact.key`.
+    #[arg(long, global = true, env = "WASMOD_ARTIFACT_KEY")]
+    artifact_key: Option<PathBuf>,
     /// Machine-readable output on stdout.
     #[arg(long, global = true)]
     json: bool,
@@ -175,11 +180,11 @@ fn policy(cli: &Cli) -> Result<HostPolicy> {
 }
 
 fn open(cli: &Cli) -> Result<Host> {
-    Host::builder()
-        .store(&cli.store)
-        .policy(policy(cli)?)
-        .open()
-        .with_context(|| format!("opening the store {}", cli.store.display()))
+    let mut builder = Host::builder().store(&cli.store).policy(policy(cli)?);
+    if let Some(key) = &cli.artifact_key {
+        builder = builder.artifact_key_file(key);
+    }
+    builder.open().with_context(|| format!("opening the store {}", cli.store.display()))
 }
 
 fn print_json(value: &serde_json::Value) {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use wasmod_host_abi::ConfigValue;
+use wasmod_host_abi::{ConfigValue, KvLimits};
 use wasmod_manifest::{Manifest, ModuleName};
 use wasmod_resolver::Plan;
 use wasmod_runtime::{CallLimits, CallOptions, CallOutcome, LoadedFunction, Runtime};
@@ -34,6 +34,7 @@ pub(crate) struct InitPhase {
 #[derive(Debug)]
 pub(crate) struct ActivationState {
     pub kv: Arc<Kv>,
+    pub kv_limits: KvLimits,
     pub modules: BTreeMap<ModuleName, ActiveModule>,
     pub config: RwLock<ConfigState>,
     pub init: Mutex<Option<InitPhase>>,
@@ -81,7 +82,7 @@ impl ActivationState {
         if let Ok(mut phase) = self.init.lock()
             && let Some(phase) = phase.as_mut()
         {
-            let limit = self.kv.limits().max_init_bytes;
+            let limit = self.kv_limits.max_init_bytes;
             let id = (module.to_owned(), key.to_vec());
             let old = match phase.overlay.get(&id) {
                 Some(pending) => pending.as_ref().map(|v| entry_bytes(key, v)),
@@ -100,7 +101,7 @@ impl ActivationState {
             phase.overlay.insert(id, value);
             return Ok(existed);
         }
-        self.kv.write(module, key, value.as_deref(), deadline)
+        self.kv.write(module, key, value.as_deref(), &self.kv_limits, deadline)
     }
 
     /// The keys of `module` starting with `prefix`, overlay included; `None` if they

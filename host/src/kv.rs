@@ -15,11 +15,12 @@
 //!   and a key listing stops at [`MAX_LIST_BYTES`].
 //!
 //! redb locks the database file for as long as it is open, so only one process can open
-//! a store's kv data at a time: a second one gets [`KvError::InUse`].
+//! a store's kv data at a time: a second one gets [`KvError::InUse`]. Within a process,
+//! every host on a store shares one open database ([`Kv::shared`]).
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::{Condvar, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -132,7 +133,6 @@ impl Drop for GateGuard<'_> {
 pub(crate) struct Kv {
     db: Database,
     gate: WriteGate,
-    limits: KvLimits,
 }
 
 fn open_db(path: &Path) -> Result<Database, KvError> {
@@ -172,7 +172,7 @@ impl Kv {
     /// `scratch` (a directory on the same file system that nobody else uses meanwhile)
     /// and then linked into place, so a process killed while creating it leaves either
     /// no database or a whole one, never a file redb cannot open.
-    pub(crate) fn open(path: &Path, scratch: &Path, limits: KvLimits) -> Result<Kv, KvError> {
+    pub(crate) fn open(path: &Path, scratch: &Path) -> Result<Kv, KvError> {
         if !path.exists() {
             let fresh = scratch.join(unique_name("kv"));
             init(&open_db(&fresh)?)?;
@@ -191,12 +191,26 @@ impl Kv {
         }
         let db = open_db(path)?;
         init(&db)?;
-        Ok(Kv { db, gate: WriteGate::default(), limits })
+        Ok(Kv { db, gate: WriteGate::default() })
     }
 
-    /// The limits writes are checked against.
-    pub(crate) fn limits(&self) -> &KvLimits {
-        &self.limits
+    /// The database at `path`, opened by [`Kv::open`] unless a host of this process has
+    /// it open already: then that one, shared.
+    pub(crate) fn shared(path: &Path, scratch: &Path) -> Result<Arc<Kv>, KvError> {
+        static OPEN: Mutex<Vec<(PathBuf, Weak<Kv>)>> = Mutex::new(Vec::new());
+        let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
+        open.retain(|(_, kv)| kv.strong_count() > 0);
+        let canonical = path.parent().and_then(|d| d.canonicalize().ok()).map(|d| d.join("kv.redb"));
+        if let Some(canonical) = &canonical
+            && let Some(kv) = open.iter().find(|(p, _)| p == canonical).and_then(|(_, kv)| kv.upgrade())
+        {
+            return Ok(kv);
+        }
+        let kv = Arc::new(Kv::open(path, scratch)?);
+        if let Some(canonical) = canonical {
+            open.push((canonical, Arc::downgrade(&kv)));
+        }
+        Ok(kv)
     }
 
     pub(crate) fn get(&self, module: &str, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
@@ -235,9 +249,10 @@ impl Kv {
     }
 
     /// Applies writes in one durable transaction, unless one of them would take its
-    /// module past its quota (then nothing is written). Waits for the write lock until
-    /// `deadline` at most. Returns whether each key existed before, in `writes` order.
-    pub(crate) fn apply(&self, writes: &Writes, deadline: Instant) -> Result<Vec<bool>, KvError> {
+    /// module past its quota in `limits` (then nothing is written). Waits for the write
+    /// lock until `deadline` at most. Returns whether each key existed before, in
+    /// `writes` order.
+    pub(crate) fn apply(&self, writes: &Writes, limits: &KvLimits, deadline: Instant) -> Result<Vec<bool>, KvError> {
         let _gate = self.gate.enter(deadline)?;
         let tx = self.db.begin_write().map_err(kv)?;
         let mut existed = Vec::with_capacity(writes.len());
@@ -263,14 +278,14 @@ impl Kv {
                 let now = (had_bytes.saturating_add_signed(bytes), had_keys.saturating_add_signed(keys));
                 // A write that frees space always succeeds, even past a lowered quota.
                 let grows = bytes > 0 || keys > 0;
-                if grows && (now.0 > self.limits.max_bytes_per_module || now.1 > self.limits.max_keys_per_module) {
+                if grows && (now.0 > limits.max_bytes_per_module || now.1 > limits.max_keys_per_module) {
                     // Dropping the transaction unwritten rolls everything back.
                     return Err(KvError::Quota {
                         module: module.to_owned(),
                         bytes: now.0,
                         keys: now.1,
-                        max_bytes: self.limits.max_bytes_per_module,
-                        max_keys: self.limits.max_keys_per_module,
+                        max_bytes: limits.max_bytes_per_module,
+                        max_keys: limits.max_keys_per_module,
                     });
                 }
                 usage.insert(module, now).map_err(kv)?;
@@ -320,11 +335,12 @@ impl Kv {
         module: &str,
         key: &[u8],
         value: Option<&[u8]>,
+        limits: &KvLimits,
         deadline: Instant,
     ) -> Result<bool, KvError> {
         let mut writes = Writes::new();
         writes.insert((module.to_owned(), key.to_vec()), value.map(<[u8]>::to_vec));
-        Ok(self.apply(&writes, deadline)?.first().copied().unwrap_or(false))
+        Ok(self.apply(&writes, limits, deadline)?.first().copied().unwrap_or(false))
     }
 }
 
@@ -336,28 +352,31 @@ mod tests {
         Instant::now() + Duration::from_secs(10)
     }
 
-    fn open(dir: &Path, limits: KvLimits) -> Kv {
-        Kv::open(&dir.join("kv.redb"), dir, limits).unwrap()
+    fn open(dir: &Path) -> Kv {
+        Kv::open(&dir.join("kv.redb"), dir).unwrap()
     }
+
+    const FREE: KvLimits =
+        KvLimits { max_bytes_per_module: u64::MAX, max_keys_per_module: u64::MAX, max_init_bytes: 0 };
 
     #[test]
     fn namespaces_are_separate_and_prefix_listing_stops_at_the_module() {
         let dir = tempfile::tempdir().unwrap();
-        let kv = open(dir.path(), KvLimits::default());
-        kv.write("a/x", b"k1", Some(b"1"), soon()).unwrap();
-        kv.write("a/x", b"k2", Some(b"2"), soon()).unwrap();
-        kv.write("a/y", b"k1", Some(b"other"), soon()).unwrap();
+        let kv = open(dir.path());
+        kv.write("a/x", b"k1", Some(b"1"), &FREE, soon()).unwrap();
+        kv.write("a/x", b"k2", Some(b"2"), &FREE, soon()).unwrap();
+        kv.write("a/y", b"k1", Some(b"other"), &FREE, soon()).unwrap();
         assert_eq!(kv.get("a/x", b"k1").unwrap().as_deref(), Some(&b"1"[..]));
         assert_eq!(kv.get("a/y", b"k1").unwrap().as_deref(), Some(&b"other"[..]));
         assert_eq!(kv.get("a/z", b"k1").unwrap(), None);
         assert_eq!(kv.list("a/x", b"k", 1024).unwrap(), Some(vec![b"k1".to_vec(), b"k2".to_vec()]));
         assert_eq!(kv.list("a/x", b"", 1024).unwrap().unwrap().len(), 2);
         assert_eq!(kv.list("a/x", b"", 3).unwrap(), None, "two keys of 2 bytes are more than 3 bytes");
-        assert!(kv.write("a/x", b"k1", None, soon()).unwrap());
-        assert!(!kv.write("a/x", b"k1", None, soon()).unwrap());
+        assert!(kv.write("a/x", b"k1", None, &FREE, soon()).unwrap());
+        assert!(!kv.write("a/x", b"k1", None, &FREE, soon()).unwrap());
         drop(kv);
         // Persistent.
-        let kv = open(dir.path(), KvLimits::default());
+        let kv = open(dir.path());
         assert_eq!(kv.get("a/x", b"k2").unwrap().as_deref(), Some(&b"2"[..]));
     }
 
@@ -367,54 +386,64 @@ mod tests {
         let scratch = dir.path().join("scratch");
         std::fs::create_dir(&scratch).unwrap();
         let path = dir.path().join("kv.redb");
-        Kv::open(&path, &scratch, KvLimits::default()).unwrap().write("m", b"k", Some(b"v"), soon()).unwrap();
+        Kv::open(&path, &scratch).unwrap().write("m", b"k", Some(b"v"), &FREE, soon()).unwrap();
         assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
         // Opening again finds the same database, not a new one.
-        let again = Kv::open(&path, &scratch, KvLimits::default()).unwrap();
+        let again = Kv::open(&path, &scratch).unwrap();
         assert_eq!(again.get("m", b"k").unwrap().as_deref(), Some(&b"v"[..]));
         assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
     }
 
     #[test]
-    fn a_second_open_of_the_same_database_is_refused_as_in_use() {
+    fn a_second_open_is_in_use_and_hosts_of_one_process_share_theirs() {
         let dir = tempfile::tempdir().unwrap();
-        let _first = open(dir.path(), KvLimits::default());
-        let second = Kv::open(&dir.path().join("kv.redb"), dir.path(), KvLimits::default());
+        let path = dir.path().join("kv.redb");
+        let shared = Kv::shared(&path, dir.path()).unwrap();
+        let second = Kv::open(&path, dir.path());
         assert!(matches!(second, Err(KvError::InUse)), "{second:?}");
+        let again = Kv::shared(&dir.path().join(".").join("kv.redb"), dir.path()).unwrap();
+        assert!(Arc::ptr_eq(&shared, &again), "one process, one open database");
+        drop((shared, again));
+        // Closed with its last user: opening again works.
+        Kv::open(&path, dir.path()).unwrap();
     }
 
     #[test]
     fn quotas_refuse_growth_whole_and_always_allow_freeing() {
         let dir = tempfile::tempdir().unwrap();
         let limits = KvLimits { max_bytes_per_module: 100, max_keys_per_module: 3, ..KvLimits::default() };
-        let kv = open(dir.path(), limits);
-        kv.write("m", b"a", Some(&[0; 49]), soon()).unwrap();
-        kv.write("m", b"b", Some(&[0; 49]), soon()).unwrap();
+        let kv = open(dir.path());
+        kv.write("m", b"a", Some(&[0; 49]), &limits, soon()).unwrap();
+        kv.write("m", b"b", Some(&[0; 49]), &limits, soon()).unwrap();
         assert_eq!(kv.usage("m").unwrap(), (100, 2));
         // One byte more is past the quota: refused, nothing written.
-        let err = kv.write("m", b"c", Some(&[]), soon()).unwrap_err();
+        let err = kv.write("m", b"c", Some(&[]), &limits, soon()).unwrap_err();
         assert!(matches!(err, KvError::Quota { bytes: 101, keys: 3, .. }), "{err}");
         assert_eq!(kv.get("m", b"c").unwrap(), None);
         // Other modules have their own quota.
-        kv.write("n", b"c", Some(&[0; 99]), soon()).unwrap();
+        kv.write("n", b"c", Some(&[0; 99]), &limits, soon()).unwrap();
         // Overwriting with a smaller value and deleting free space.
-        kv.write("m", b"a", Some(&[0; 9]), soon()).unwrap();
+        kv.write("m", b"a", Some(&[0; 9]), &limits, soon()).unwrap();
         assert_eq!(kv.usage("m").unwrap(), (60, 2));
-        kv.write("m", b"c", Some(b""), soon()).unwrap();
-        let err = kv.write("m", b"d", Some(b""), soon()).unwrap_err();
+        kv.write("m", b"c", Some(b""), &limits, soon()).unwrap();
+        let err = kv.write("m", b"d", Some(b""), &limits, soon()).unwrap_err();
         assert!(matches!(err, KvError::Quota { keys: 4, .. }), "{err}");
-        assert!(kv.write("m", b"b", None, soon()).unwrap());
+        assert!(kv.write("m", b"b", None, &limits, soon()).unwrap());
         assert_eq!(kv.usage("m").unwrap(), (11, 2));
+        // A write that frees space succeeds under a quota it is already past.
+        let tight = KvLimits { max_bytes_per_module: 1, ..limits };
+        kv.write("m", b"a", Some(&[0; 1]), &tight, soon()).unwrap();
+        assert_eq!(kv.usage("m").unwrap(), (3, 2));
         // A batch with one refused module writes nothing at all.
         let mut batch = Writes::new();
         batch.insert(("n".into(), b"x".to_vec()), Some(vec![1]));
         batch.insert(("m".into(), b"y".to_vec()), Some(vec![0; 200]));
-        assert!(matches!(kv.apply(&batch, soon()), Err(KvError::Quota { .. })));
+        assert!(matches!(kv.apply(&batch, &limits, soon()), Err(KvError::Quota { .. })));
         assert_eq!(kv.get("n", b"x").unwrap(), None);
         // Usage survives reopening.
         drop(kv);
-        let kv = open(dir.path(), limits);
-        assert_eq!(kv.usage("m").unwrap(), (11, 2));
+        let kv = open(dir.path());
+        assert_eq!(kv.usage("m").unwrap(), (3, 2));
         // Purging removes the namespace and its usage, and nothing of another's.
         assert_eq!(kv.purge("m", soon()).unwrap(), 2);
         assert_eq!((kv.usage("m").unwrap(), kv.list("m", b"", 1024).unwrap()), ((0, 0), Some(vec![])));
@@ -435,19 +464,19 @@ mod tests {
             }
             tx.commit().unwrap();
         }
-        assert_eq!(open(dir.path(), KvLimits::default()).usage("m").unwrap(), (6, 2));
+        assert_eq!(open(dir.path()).usage("m").unwrap(), (6, 2));
     }
 
     #[test]
     fn a_writer_gives_up_at_its_deadline_while_another_holds_the_write_lock() {
         let dir = tempfile::tempdir().unwrap();
-        let kv = open(dir.path(), KvLimits::default());
-        let held = kv.gate.enter(soon()).unwrap();
+        let kv = open(dir.path());
+        let held = kv.hold_write_lock();
         let started = Instant::now();
-        let err = kv.write("m", b"k", Some(b"v"), Instant::now() + Duration::from_millis(50)).unwrap_err();
+        let err = kv.write("m", b"k", Some(b"v"), &FREE, Instant::now() + Duration::from_millis(50)).unwrap_err();
         assert!(matches!(err, KvError::Busy { .. }), "{err}");
         assert!(started.elapsed() >= Duration::from_millis(50));
         drop(held);
-        kv.write("m", b"k", Some(b"v"), soon()).unwrap();
+        kv.write("m", b"k", Some(b"v"), &FREE, soon()).unwrap();
     }
 }

@@ -52,6 +52,7 @@
 mod activation;
 mod config;
 mod groups;
+mod key;
 mod kv;
 mod store;
 
@@ -62,6 +63,7 @@ use std::time::{Duration, Instant};
 
 pub use activation::Activation;
 pub use config::{AppConfig, ConfigFileError, ConfigProblem, Provenance};
+pub use key::{KEY_FILE_ENV, KeyError};
 pub use kv::{KvError, MAX_KEY_BYTES, MAX_LIST_BYTES, MAX_VALUE_BYTES};
 pub use semver::{Version, VersionReq};
 pub use store::{DamagedVersion, InstalledModule, StoreIoError, StoreListing};
@@ -90,6 +92,9 @@ pub enum Error {
     /// The kv database failed.
     #[error(transparent)]
     Kv(#[from] KvError),
+    /// The artifact key could not be read or made.
+    #[error(transparent)]
+    ArtifactKey(#[from] KeyError),
     /// The host policy is incoherent.
     #[error("the host policy is incoherent:\n  {}", .0.join("\n  "))]
     Policy(Vec<String>),
@@ -239,6 +244,16 @@ pub struct HostBuilder {
     groups: Vec<Arc<dyn HostGroup>>,
     limits: CallLimits,
     archive_limits: ArchiveLimits,
+    artifact_key: ArtifactKey,
+}
+
+/// Where the artifact key comes from.
+#[derive(Clone)]
+enum ArtifactKey {
+    /// [`key::default_path`].
+    Default,
+    File(PathBuf),
+    Key([u8; 32]),
 }
 
 impl std::fmt::Debug for HostBuilder {
@@ -287,11 +302,48 @@ impl HostBuilder {
         self
     }
 
+    /// The file holding the key that authenticates the store's compiled artifacts
+    /// (made on first use, readable by its owner only; it must not be inside the store).
+    /// The default is `$WASMOD_ARTIFACT_KEY`, else `$XDG_CONFIG_HOME/wasmod/artifact.key`
+    /// or `~/.config/wasmod/artifact.key`. Processes that share a store should share
+    /// the key, or each recompiles what the others cached.
+    pub fn artifact_key_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.artifact_key = ArtifactKey::File(path.into());
+        self
+    }
+
+    /// The artifact key itself, for embedders that keep it elsewhere (a secret store).
+    pub fn artifact_key(mut self, key: [u8; 32]) -> Self {
+        self.artifact_key = ArtifactKey::Key(key);
+        self
+    }
+
     /// Opens (creating if needed) the store and builds the runtime.
     pub fn open(self) -> Result<Host, Error> {
         self.policy.check().map_err(Error::Policy)?;
         let store = Store::open(&self.store)?;
         let mut runtime = Runtime::builder().limits(self.limits);
+        let file = match self.artifact_key {
+            ArtifactKey::Key(k) => {
+                runtime = runtime.artifact_key(k);
+                None
+            }
+            ArtifactKey::File(path) => Some(path),
+            ArtifactKey::Default => {
+                let path = key::default_path();
+                if path.is_none() {
+                    tracing::warn!(
+                        "no HOME, XDG_CONFIG_HOME or {} to keep an artifact key in: using a key of this process, \
+                         so artifacts cached by other processes are recompiled",
+                        key::KEY_FILE_ENV
+                    );
+                }
+                path
+            }
+        };
+        if let Some(path) = file {
+            runtime = runtime.artifact_key(key::load_or_create(&path, store.root())?);
+        }
         for g in groups::standard().into_iter().chain(self.groups) {
             runtime = runtime.group(g);
         }
@@ -319,6 +371,7 @@ impl Host {
             groups: Vec::new(),
             limits: CallLimits::default(),
             archive_limits: ArchiveLimits::default(),
+            artifact_key: ArtifactKey::Default,
         }
     }
 
@@ -456,13 +509,13 @@ impl Host {
         }
         let path = self.inner.store.root().join("kv.redb");
         let opened = if path.exists() {
-            kv::Kv::open(&path, &self.inner.store.staging(), self.inner.policy.kv)?
+            kv::Kv::shared(&path, &self.inner.store.staging())?
         } else {
             let _guard = self.inner.write_lock.write().unwrap_or_else(|p| p.into_inner());
             let _lock = self.inner.store.write_lock()?;
-            kv::Kv::open(&path, &self.inner.store.staging(), self.inner.policy.kv)?
+            kv::Kv::shared(&path, &self.inner.store.staging())?
         };
-        Ok(kv.insert(Arc::new(opened)).clone())
+        Ok(kv.insert(opened).clone())
     }
 
     fn load(
@@ -524,6 +577,7 @@ impl Host {
             .map_err(Error::Config)?;
         let state = Arc::new(ActivationState {
             kv: kv.clone(),
+            kv_limits: self.inner.policy.kv,
             modules,
             config: RwLock::new(config),
             init: Mutex::new(Some(InitPhase::default())),
@@ -551,7 +605,7 @@ impl Host {
         // Every hook succeeded: the activation's kv writes become real, in one transaction.
         let phase = state.init.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(phase) = phase {
-            kv.apply(&phase.overlay, Instant::now() + HOST_WRITE_WAIT)?;
+            kv.apply(&phase.overlay, &self.inner.policy.kv, Instant::now() + HOST_WRITE_WAIT)?;
         }
         Ok(activation)
     }

@@ -1,30 +1,38 @@
 //! Compiled artifacts and their cache.
 //!
 //! wasmer's `Module::deserialize` is `unsafe` and does not check the bytes: a flipped
-//! byte in the middle of an artifact was accepted in our experiments. So an artifact is
-//! wrapped in our own envelope and loaded only if everything in it checks out:
+//! byte in the middle of an artifact was accepted in our experiments, and whatever it
+//! loads runs as native code. So an artifact is wrapped in our own envelope and loaded
+//! only if everything in it checks out:
 //!
 //! ```text
-//! "WASMODA1"                         magic, 8 bytes
+//! "WASMODA2"                         magic, 8 bytes
 //! u32 LE  identity length            then the engine identity (UTF-8)
 //! [32]    blake3 of the wasm file    the artifact belongs to exactly these bytes
 //! [32]    blake3 of the payload      integrity of what follows
 //! u64 LE  payload length
 //! payload                            wasmer's serialized module
+//! [32]    keyed blake3 of the header authenticity: made by a holder of the key
 //! ```
 //!
-//! Anything that does not match (magic, identity, wasm hash, payload hash or length) is
-//! stale or corrupt: it is recompiled and rewritten, never deserialized.
+//! The last field is a MAC of everything before the payload (which holds the payload's
+//! hash, so it covers the payload too) under the runtime's artifact key (`RuntimeBuilder::
+//! artifact_key`), which is kept outside wherever artifacts are stored. Whoever can
+//! write the artifacts can compute every other field, but not this one: an artifact
+//! whose MAC does not verify was not compiled by a holder of the key, and is never
+//! deserialized. Anything that does not match (magic, identity, wasm hash, payload hash
+//! or length, MAC) is stale, corrupt or forged: it is recompiled and rewritten.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"WASMODA1";
+const MAGIC: &[u8; 8] = b"WASMODA2";
+const MAC_LEN: usize = 32;
 
 /// Why an artifact was not used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Stale {
-    /// Not an artifact envelope, or cut short.
+    /// Not an artifact envelope (or one of an older format), or cut short.
     Malformed,
     /// Compiled by another engine (version, target, features, cost model).
     OtherEngine,
@@ -32,24 +40,35 @@ pub(crate) enum Stale {
     OtherWasm,
     /// The payload does not hash to the recorded value.
     Corrupt,
+    /// The MAC does not verify under this runtime's key: written by someone without it.
+    Unauthenticated,
 }
 
-/// Wraps a payload in the envelope.
-pub(crate) fn seal(identity: &str, wasm_hash: &[u8; 32], payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + 4 + identity.len() + 64 + 8 + payload.len());
+/// Wraps a payload in the envelope, authenticated with `key`.
+pub(crate) fn seal(key: &[u8; 32], identity: &str, wasm_hash: &[u8; 32], payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + 4 + identity.len() + 64 + 8 + payload.len() + MAC_LEN);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(identity.len() as u32).to_le_bytes());
     out.extend_from_slice(identity.as_bytes());
     out.extend_from_slice(wasm_hash);
     out.extend_from_slice(blake3::hash(payload).as_bytes());
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    let mac = blake3::keyed_hash(key, &out);
     out.extend_from_slice(payload);
+    out.extend_from_slice(mac.as_bytes());
     out
 }
 
 /// Checks an envelope and returns its payload.
-pub(crate) fn open<'a>(bytes: &'a [u8], identity: &str, wasm_hash: &[u8; 32]) -> Result<&'a [u8], Stale> {
-    let mut rest = bytes.strip_prefix(MAGIC.as_slice()).ok_or(Stale::Malformed)?;
+pub(crate) fn open<'a>(
+    key: &[u8; 32],
+    bytes: &'a [u8],
+    identity: &str,
+    wasm_hash: &[u8; 32],
+) -> Result<&'a [u8], Stale> {
+    let (sealed, mac) =
+        bytes.split_at_checked(bytes.len().checked_sub(MAC_LEN).ok_or(Stale::Malformed)?).ok_or(Stale::Malformed)?;
+    let mut rest = sealed.strip_prefix(MAGIC.as_slice()).ok_or(Stale::Malformed)?;
     let mut take = |n: usize| -> Result<&'a [u8], Stale> {
         if rest.len() < n {
             return Err(Stale::Malformed);
@@ -69,6 +88,12 @@ pub(crate) fn open<'a>(bytes: &'a [u8], identity: &str, wasm_hash: &[u8; 32]) ->
     let len = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes"));
     if len != rest.len() as u64 {
         return Err(Stale::Malformed);
+    }
+    // `blake3::Hash` compares in constant time.
+    let header = &sealed[..sealed.len() - rest.len()];
+    let expected: [u8; 32] = mac.try_into().expect("32 bytes");
+    if blake3::keyed_hash(key, header) != blake3::Hash::from_bytes(expected) {
+        return Err(Stale::Unauthenticated);
     }
     if blake3::hash(rest).as_bytes() != &payload_hash {
         return Err(Stale::Corrupt);
@@ -129,7 +154,11 @@ impl ArtifactCache for DirCache {
 
     fn put(&self, key: &str, artifact: &[u8]) -> io::Result<()> {
         std::fs::create_dir_all(&self.root)?;
-        let tmp = self.root.join(format!(".{key}.{}.tmp", std::process::id()));
+        // Unique per process, thread and write: two threads of one process may cache
+        // the same function at once.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = self.root.join(format!(".{key}.{}.{n}.tmp", std::process::id()));
         {
             use std::io::Write;
             let mut f = std::fs::File::create(&tmp)?;
@@ -146,17 +175,31 @@ mod tests {
 
     #[test]
     fn envelope_round_trip_and_every_mismatch() {
+        let key = [7; 32];
         let wasm = blake3::hash(b"wasm").into();
-        let sealed = seal("engine-a", &wasm, b"payload");
-        assert_eq!(open(&sealed, "engine-a", &wasm), Ok(&b"payload"[..]));
-        assert_eq!(open(&sealed, "engine-b", &wasm), Err(Stale::OtherEngine));
-        assert_eq!(open(&sealed, "engine-a", &blake3::hash(b"other").into()), Err(Stale::OtherWasm));
+        let sealed = seal(&key, "engine-a", &wasm, b"payload");
+        assert_eq!(open(&key, &sealed, "engine-a", &wasm), Ok(&b"payload"[..]));
+        assert_eq!(open(&key, &sealed, "engine-b", &wasm), Err(Stale::OtherEngine));
+        assert_eq!(open(&key, &sealed, "engine-a", &blake3::hash(b"other").into()), Err(Stale::OtherWasm));
+        assert_eq!(open(&[8; 32], &sealed, "engine-a", &wasm), Err(Stale::Unauthenticated));
+        let mut flipped = sealed.clone();
+        flipped[sealed.len() - 33] ^= 1;
+        assert_eq!(open(&key, &flipped, "engine-a", &wasm), Err(Stale::Corrupt), "through the payload's hash");
         let mut flipped = sealed.clone();
         *flipped.last_mut().unwrap() ^= 1;
-        assert_eq!(open(&flipped, "engine-a", &wasm), Err(Stale::Corrupt));
-        assert_eq!(open(&sealed[..sealed.len() - 1], "engine-a", &wasm), Err(Stale::Malformed));
-        assert_eq!(open(b"nonsense", "engine-a", &wasm), Err(Stale::Malformed));
-        assert_eq!(open(&sealed[..10], "engine-a", &wasm), Err(Stale::Malformed));
+        assert_eq!(open(&key, &flipped, "engine-a", &wasm), Err(Stale::Unauthenticated));
+        assert_eq!(open(&key, &sealed[..sealed.len() - 1], "engine-a", &wasm), Err(Stale::Malformed));
+        assert_eq!(open(&key, b"nonsense", "engine-a", &wasm), Err(Stale::Malformed));
+        assert_eq!(open(&key, &sealed[..10], "engine-a", &wasm), Err(Stale::Malformed));
+    }
+
+    #[test]
+    fn a_forged_envelope_with_correct_checksums_is_refused() {
+        // Everything but the MAC can be computed by anyone who can read the format.
+        let key = [7; 32];
+        let wasm = blake3::hash(b"wasm").into();
+        let forged = seal(&[0; 32], "engine-a", &wasm, b"other code");
+        assert_eq!(open(&key, &forged, "engine-a", &wasm), Err(Stale::Unauthenticated));
     }
 
     #[test]

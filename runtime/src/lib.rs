@@ -413,6 +413,8 @@ struct Inner {
     /// code (`None`: never).
     copy_after: Option<u32>,
     identity: String,
+    /// Authenticates the artifacts this runtime compiles (see `artifact`).
+    artifact_key: [u8; 32],
     groups: HashMap<(String, u32), Arc<dyn HostGroup>>,
     limits: CallLimits,
 }
@@ -446,6 +448,7 @@ pub struct RuntimeBuilder {
     limits: CallLimits,
     stack_bytes: Option<usize>,
     copy_after: Option<u32>,
+    artifact_key: Option<[u8; 32]>,
 }
 
 impl Default for RuntimeBuilder {
@@ -455,6 +458,7 @@ impl Default for RuntimeBuilder {
             limits: CallLimits::default(),
             stack_bytes: None,
             copy_after: Some(copies::COPY_AFTER),
+            artifact_key: None,
         }
     }
 }
@@ -466,6 +470,7 @@ impl fmt::Debug for RuntimeBuilder {
             .field("limits", &self.limits)
             .field("stack_bytes", &self.stack_bytes)
             .field("per_thread_code", &self.copy_after)
+            .field("artifact_key", &self.artifact_key.map(|_| "(set)"))
             .finish()
     }
 }
@@ -504,6 +509,17 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The key that authenticates compiled artifacts: a runtime loads only artifacts
+    /// sealed under its own key, so whoever can write an [`ArtifactCache`] cannot make it
+    /// run code it did not compile. Keep the key where artifacts are not (an embedder's
+    /// configuration, a file only the host may read); runtimes that share a cache share
+    /// the key. Without one, a runtime makes a random key of its own: it then loads only
+    /// what it compiled itself, and recompiles whatever other processes cached.
+    pub fn artifact_key(mut self, key: [u8; 32]) -> Self {
+        self.artifact_key = Some(key);
+        self
+    }
+
     /// Builds the runtime.
     pub fn build(self) -> Runtime {
         let groups = self
@@ -517,11 +533,26 @@ impl RuntimeBuilder {
                 stack_bytes: self.stack_bytes,
                 copy_after: self.copy_after,
                 identity: engine::identity(),
+                artifact_key: self.artifact_key.unwrap_or_else(random_key),
                 groups,
                 limits: self.limits,
             }),
         }
     }
+}
+
+/// A key nobody else has.
+fn random_key() -> [u8; 32] {
+    let mut key = [0; 32];
+    if getrandom::fill(&mut key).is_err() {
+        // No OS randomness: a key derived from this process's address space layout and
+        // the time is still unknown to whoever writes the cache beforehand.
+        let mut h = blake3::Hasher::new();
+        h.update(&(std::ptr::addr_of!(key) as usize).to_le_bytes());
+        h.update(format!("{:?}{}", std::time::SystemTime::now(), std::process::id()).as_bytes());
+        key = h.finalize().into();
+    }
+    key
 }
 
 fn to_wasmer(t: &ValType) -> Type {
@@ -578,7 +609,12 @@ impl Runtime {
                 return Err(LoadError::Internal { module, function: function.to_owned(), reason });
             }
         };
-        Ok(artifact::seal(&self.inner.identity, &compiled_input_hash(wasm, function), &payload))
+        Ok(artifact::seal(
+            &self.inner.artifact_key,
+            &self.inner.identity,
+            &compiled_input_hash(wasm, function),
+            &payload,
+        ))
     }
 
     /// Loads a function: a verified cached artifact if there is one, else compiles it
@@ -620,7 +656,7 @@ impl Runtime {
         let mut source = ArtifactSource::CompiledMissing;
         let mut module = None;
         if let Some(bytes) = cache.get(&key) {
-            match artifact::open(&bytes, &self.inner.identity, &wasm_hash) {
+            match artifact::open(&self.inner.artifact_key, &bytes, &self.inner.identity, &wasm_hash) {
                 // The envelope proves the payload is the artifact this engine compiled
                 // from exactly these wasm bytes, unaltered.
                 Ok(payload) => match deserialize(payload) {
@@ -640,7 +676,7 @@ impl Runtime {
                 if let Err(e) = cache.put(&key, &sealed) {
                     tracing::warn!(module = %module_name, function, error = %e, "could not cache a compiled artifact");
                 }
-                let payload = artifact::open(&sealed, &self.inner.identity, &wasm_hash)
+                let payload = artifact::open(&self.inner.artifact_key, &sealed, &self.inner.identity, &wasm_hash)
                     .map_err(|e| load_err(format!("{e:?}")))?;
                 // Compiled just now by this engine's configuration.
                 deserialize(payload).map_err(load_err)?

@@ -783,3 +783,64 @@ fn a_callees_panic_reader_is_charged_to_the_chain() {
     assert!(err.metrics.as_ref().unwrap().fuel_used <= fuel, "{:?}", err.metrics);
     still_serves();
 }
+
+// ---- the store as an attacker writes it ----------------------------------------------
+
+/// The parts of an artifact envelope (see `wasmod_runtime`'s artifact docs): the header
+/// up to the wasm hash, the payload, and the MAC.
+fn envelope_parts(bytes: &[u8]) -> (&[u8], &[u8]) {
+    let id_len = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+    let header = &bytes[..12 + id_len + 32];
+    let payload = &bytes[header.len() + 32 + 8..bytes.len() - 32];
+    (header, payload)
+}
+
+/// Whoever can write the store's `artifacts/` can compute every checksum of an
+/// envelope: the identity, the hash of the wasm and of the payload. Here the artifact of
+/// `forged-a` is replaced by `forged-b`'s code under `forged-a`'s wasm hash, with every
+/// checksum right. The host must not load it (it would run b's code as a's): the MAC
+/// under the host's key, kept outside the store, does not verify, so the function is
+/// compiled again from its validated wasm.
+#[test]
+fn a_forged_artifact_with_correct_checksums_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let host = Host::builder()
+        .store(dir.path())
+        .artifact_key_file(keys.path().join("artifact.key"))
+        .policy(test_policy())
+        .open()
+        .unwrap();
+    for name in ["a", "b"] {
+        // Returns its own name: a region of 1 byte at 0.
+        let wasm =
+            wat(&wasmod_tests::abi_module("", "i64.const 0x100000000", &format!(r#"(data (i32.const 0) "{name}")"#)));
+        let manifest = format!(
+            r#"(name: "hostile/forged-{name}", version: "1.0.0", functions: {{ "run": (implements: "test.run") }})"#
+        );
+        host.install(&wasmod_tests::package_from_files(&manifest, &[("run.wasm", wasm)])).unwrap();
+    }
+    let artifact = |name: &str| {
+        let dir = dir.path().join(format!("modules/hostile/forged-{name}/1.0.0/artifacts"));
+        let entry = std::fs::read_dir(dir).unwrap().next().unwrap().unwrap();
+        (entry.path(), std::fs::read(entry.path()).unwrap())
+    };
+    let (a_path, a_bytes) = artifact("a");
+    let (_, b_bytes) = artifact("b");
+    let (a_header, _) = envelope_parts(&a_bytes);
+    let (_, b_payload) = envelope_parts(&b_bytes);
+    let mut forged = a_header.to_vec();
+    forged.extend_from_slice(blake3::hash(b_payload).as_bytes());
+    forged.extend_from_slice(&(b_payload.len() as u64).to_le_bytes());
+    forged.extend_from_slice(b_payload);
+    forged.extend_from_slice(&a_bytes[a_bytes.len() - 32..]);
+    std::fs::write(&a_path, &forged).unwrap();
+
+    let active = host.activate(&[Request::parse("hostile/forged-a", None).unwrap()], &AppConfig::new()).unwrap();
+    assert_eq!(active.call("hostile/forged-a", "run", b"").unwrap().output, b"a", "the forged code ran");
+    assert_ne!(std::fs::read(&a_path).unwrap(), forged, "the forged artifact was replaced");
+    // A host with another key trusts none of these artifacts, and still runs the right code.
+    let other = Host::builder().store(dir.path()).artifact_key([9; 32]).policy(test_policy()).open().unwrap();
+    let active = other.activate(&[Request::parse("hostile/forged-b", None).unwrap()], &AppConfig::new()).unwrap();
+    assert_eq!(active.call("hostile/forged-b", "run", b"").unwrap().output, b"b");
+}
