@@ -31,9 +31,12 @@ mod call;
 mod copies;
 mod engine;
 mod host;
+#[cfg(test)]
+mod pageout_tests;
 mod pool;
 mod signatures;
 mod stack;
+mod touched;
 mod watchdog;
 
 use std::any::Any;

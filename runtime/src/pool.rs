@@ -9,11 +9,13 @@
 //! its reservation; only its accessible prefix (the memory's current size) is
 //! read-write, the rest stays `PROT_NONE`, so out-of-bounds accesses still trap exactly
 //! as in a fresh memory. When a memory is dropped its slot is zeroed before reuse: the
-//! resident pages are found with `mincore` and cleared with `memset` (touched pages stay
-//! resident, so the next call takes no page faults); when more than
-//! [`KEEP_RESIDENT_BYTES`] are resident the whole range is dropped with
+//! pages that may hold data, present *or swapped out*, are found (`touched`: one
+//! `PAGEMAP_SCAN`, or `mincore` plus discarding what is not resident) and cleared with
+//! `memset` (touched pages stay resident, so the next call takes no page faults); when
+//! more than [`KEEP_RESIDENT_BYTES`] would be cleared the whole range is dropped with
 //! `madvise(MADV_DONTNEED)` instead. Either way the next user sees only zeros, so no
-//! call ever observes a byte an earlier call wrote.
+//! call ever observes a byte an earlier call wrote, whatever the kernel swapped out
+//! meanwhile.
 //!
 //! Slots are cached per thread (a memory is created and dropped on the thread that owns
 //! its `Store`), with a process-wide overflow list, so the hot path takes no lock and
@@ -27,7 +29,9 @@ use std::sync::Mutex;
 use wasmer_types::{MemoryError, MemoryStyle, MemoryType, Pages};
 use wasmer_vm::{LinearMemory, VMMemoryDefinition};
 
-const WASM_PAGE: usize = 65536;
+use crate::touched::{Method, Work};
+
+pub(crate) const WASM_PAGE: usize = 65536;
 /// What a static-style memory needs reserved: the 4 GiB index space plus wasmer's offset
 /// guard (4 GiB and one wasm page).
 const SLOT_RESERVE: usize = (1 << 32) + (1 << 32) + WASM_PAGE;
@@ -38,12 +42,6 @@ const LOCAL_SLOTS: usize = 8;
 /// Idle slots kept process-wide.
 const GLOBAL_SLOTS: usize = 64;
 
-fn os_page() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if size > 0 { size as usize } else { 4096 }
-}
-
 fn check(rc: libc::c_int) -> io::Result<()> {
     if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
@@ -51,8 +49,8 @@ fn check(rc: libc::c_int) -> io::Result<()> {
 /// One reservation of [`SLOT_RESERVE`] bytes, of which `accessible` are read-write and
 /// all are zero whenever the slot is idle.
 #[derive(Debug)]
-struct Slot {
-    base: NonNull<u8>,
+pub(crate) struct Slot {
+    pub(crate) base: NonNull<u8>,
     accessible: usize,
 }
 
@@ -105,44 +103,44 @@ impl Slot {
         Ok(())
     }
 
-    /// Zeroes the accessible range (see the module docs).
-    fn clear(&mut self) -> io::Result<()> {
+    /// Zeroes the accessible range (see the module docs): every page that may hold data
+    /// (`touched`: present or swapped out) is cleared in place, unless that comes to more
+    /// than [`KEEP_RESIDENT_BYTES`], when the whole range is discarded instead.
+    pub(crate) fn clear(&mut self) -> io::Result<()> {
+        self.clear_by(Method::best())
+    }
+
+    /// [`Slot::clear`], finding the pages to clear by `method`.
+    pub(crate) fn clear_by(&mut self, method: Method) -> io::Result<()> {
         if self.accessible == 0 {
             return Ok(());
         }
-        let page = os_page();
-        let pages = self.accessible.div_ceil(page);
         let base = self.base.as_ptr();
-        // One byte per page; memories up to 2 MiB (most of them) need no allocation.
-        let mut on_stack = [0u8; 512];
-        let mut on_heap = Vec::new();
-        let resident = if pages <= on_stack.len() {
-            &mut on_stack[..pages]
-        } else {
-            on_heap.resize(pages, 0);
-            &mut on_heap[..]
-        };
-        // SAFETY: the range is mapped and `resident` has one byte per page.
-        check(unsafe { libc::mincore(base.cast(), self.accessible, resident.as_mut_ptr().cast()) })?;
-        let count = resident.iter().filter(|r| **r & 1 != 0).count();
-        if count * page > KEEP_RESIDENT_BYTES {
-            // SAFETY: the range is ours; discarding anonymous private pages zeroes them.
-            return check(unsafe { libc::madvise(base.cast(), self.accessible, libc::MADV_DONTNEED) });
-        }
-        let mut i = 0;
-        while i < pages {
-            if resident[i] & 1 == 0 {
-                i += 1;
-                continue;
+        let mut cleared = 0;
+        let mut discard_all = false;
+        let mut failed = Ok(());
+        method.for_each(base, self.accessible, &mut |from, to, work| {
+            if discard_all || failed.is_err() {
+                return;
             }
-            let start = i;
-            while i < pages && resident[i] & 1 != 0 {
-                i += 1;
+            match work {
+                Work::Clear if cleared + (to - from) <= KEEP_RESIDENT_BYTES => {
+                    // SAFETY: a read-write part of our reservation, not referenced by anyone.
+                    unsafe { std::ptr::write_bytes(base.add(from), 0, to - from) };
+                    cleared += to - from;
+                }
+                Work::Clear => discard_all = true,
+                // SAFETY: part of our reservation; discarding anonymous private pages
+                // (swapped out ones included) makes them read as zero.
+                Work::Discard => {
+                    failed = check(unsafe { libc::madvise(base.add(from).cast(), to - from, libc::MADV_DONTNEED) })
+                }
             }
-            let from = start * page;
-            let to = (i * page).min(self.accessible);
-            // SAFETY: a read-write part of our reservation, not referenced by anyone.
-            unsafe { std::ptr::write_bytes(base.add(from), 0, to - from) };
+        })?;
+        failed?;
+        if discard_all {
+            // SAFETY: as above, for the whole accessible range.
+            check(unsafe { libc::madvise(base.cast(), self.accessible, libc::MADV_DONTNEED) })?;
         }
         Ok(())
     }
@@ -205,7 +203,7 @@ pub(crate) fn leave_call(previous: CallMemory) -> CallMemory {
     CALL.replace(previous)
 }
 
-fn checkout(bytes: usize) -> io::Result<Slot> {
+pub(crate) fn checkout(bytes: usize) -> io::Result<Slot> {
     let local = LOCAL.with(|l| {
         let mut l = l.borrow_mut();
         let slots = &mut l.0;
@@ -225,7 +223,7 @@ fn checkout(bytes: usize) -> io::Result<Slot> {
     Ok(slot)
 }
 
-fn give_back(mut slot: Slot) {
+pub(crate) fn give_back(mut slot: Slot) {
     if slot.clear().is_err() {
         // Could not prove it zero: never reuse it.
         return;
@@ -351,6 +349,7 @@ impl Drop for PooledMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::touched::os_page;
 
     #[test]
     fn slots_come_back_zeroed_and_keep_guard_pages() {
