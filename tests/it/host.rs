@@ -292,3 +292,26 @@ fn a_damaged_version_is_reported_and_the_rest_of_the_store_works() {
     assert_eq!(active.plan().modules.len(), 2);
     assert!(matches!(host.activate(&[req("fixtures/ghost")], &AppConfig::new()), Err(Error::Resolve(_))));
 }
+
+/// Functions are cached by their content, not by name and version: a package replaced
+/// under the same name and version (by hand, outside wasmod) runs as what it now is.
+#[test]
+fn a_package_replaced_under_the_same_version_runs_as_what_it_now_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path());
+    let package = |name: &str| {
+        let wasm = wasmod_tests::wat(&wasmod_tests::abi_module(
+            "",
+            "i64.const 0x100000000",
+            &format!(r#"(data (i32.const 0) "{name}")"#),
+        ));
+        let manifest = r#"(name: "t/swapped", version: "1.0.0", functions: { "run": (implements: "test.run") })"#;
+        wasmod_tests::package_from_files(manifest, &[("run.wasm", wasm)])
+    };
+    host.install(&package("a")).unwrap();
+    let active = host.activate(&[req("t/swapped")], &AppConfig::new()).unwrap();
+    assert_eq!(active.call("t/swapped", "run", b"").unwrap().output, b"a");
+    std::fs::write(dir.path().join("modules/t/swapped/1.0.0/package.zip"), package("b")).unwrap();
+    let active = host.activate(&[req("t/swapped")], &AppConfig::new()).unwrap();
+    assert_eq!(active.call("t/swapped", "run", b"").unwrap().output, b"b");
+}

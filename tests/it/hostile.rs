@@ -502,6 +502,9 @@ fn fuzz_findings_stay_fixed() {
                 "call" => {
                     wasmod_tests::fuzz::call(&bytes);
                 }
+                "host_survives" => {
+                    wasmod_tests::fuzz::host_survives(&bytes);
+                }
                 other => panic!("unknown fuzz target directory {other}"),
             }
         }
@@ -571,6 +574,10 @@ fn fuzz_bodies_handle_real_and_seeded_inputs() {
     assert!(validated.iter().any(|r| *r >= Reached::Rejected), "no input made a module: {validated:?}");
     let called: Vec<Reached> = seeded_inputs(3, 48, 4096).iter().map(|i| fuzz::call(i)).collect();
     assert!(called.contains(&Reached::Called), "no generated module was called: {called:?}");
+    // Generated hostile chains are installed and called, and the host survives them.
+    let survived: Vec<Reached> = seeded_inputs(4, 32, 512).iter().map(|i| fuzz::host_survives(i)).collect();
+    let called = survived.iter().filter(|r| **r == Reached::Called).count();
+    assert!(called >= survived.len() / 2, "only {called} generated chains were called: {survived:?}");
 }
 
 // ---- engine-level cases built in code ------------------------------------------------
@@ -843,4 +850,56 @@ fn a_forged_artifact_with_correct_checksums_is_refused() {
     let other = Host::builder().store(dir.path()).artifact_key([9; 32]).policy(test_policy()).open().unwrap();
     let active = other.activate(&[Request::parse("hostile/forged-b", None).unwrap()], &AppConfig::new()).unwrap();
     assert_eq!(active.call("hostile/forged-b", "run", b"").unwrap().output, b"b");
+}
+
+/// A chain of module calls shares the top call's memory limit: the callee may have only
+/// the pages its caller does not hold. (It used to get the whole limit again at every
+/// level, so a chain of depth 8 could hold 8 times the limit.)
+#[test]
+fn a_chain_of_module_calls_shares_one_memory_limit() {
+    let host = host();
+    // The callee grows its memory a page at a time while it can, then returns its size
+    // in pages (4 bytes at 0).
+    let callee = wat(&wasmod_tests::abi_module(
+        "",
+        "(loop $more (br_if $more (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
+         (i32.store (i32.const 0) (memory.size)) i64.const 0x400000000",
+        "",
+    ));
+    let manifest = r#"(name: "hostile/grower", version: "1.0.0", functions: { "run": (implements: "test.run") }) "#;
+    host.install(&wasmod_tests::package_from_files(manifest, &[("run.wasm", callee)])).unwrap();
+    // The caller holds 8 pages and returns what the callee returned (the envelope's
+    // bytes after its status byte).
+    let caller = wat(r#"(module
+        (import "wasmod:modules@1" "call" (func $call (param i32 i32 i32 i32 i32 i32) (result i64)))
+        (memory (export "memory") 8)
+        (data (i32.const 0) "hostile/grower")
+        (data (i32.const 32) "run")
+        (global $heap (mut i32) (i32.const 4096))
+        (func (export "__wasmod_abi_v1"))
+        (func (export "wasmod_alloc") (param $n i32) (result i32)
+          (local $p i32) (local.set $p (global.get $heap))
+          (global.set $heap (i32.add (global.get $heap) (local.get $n))) (local.get $p))
+        (func (export "run") (param i32 i32) (result i64)
+          (local $r i64)
+          (local.set $r (call $call (i32.const 0) (i32.const 14) (i32.const 32) (i32.const 3) (i32.const 0) (i32.const 0)))
+          (if (i64.lt_s (local.get $r) (i64.const 0)) (then unreachable))
+          (if (i32.ne (i32.load8_u (i32.wrap_i64 (local.get $r))) (i32.const 0)) (then unreachable))
+          ;; the region less its first byte
+          (i64.add (i64.sub (local.get $r) (i64.const 0x100000000)) (i64.const 1))))"#);
+    let manifest = r#"(name: "hostile/holder", version: "1.0.0", dependencies: { "hostile/grower": "*" }, functions: { "run": (implements: "test.run", groups: ["modules"]) })"#;
+    host.install(&wasmod_tests::package_from_files(manifest, &[("run.wasm", caller)])).unwrap();
+    let active = host.activate(&[Request::parse("hostile/holder", None).unwrap()], &AppConfig::new()).unwrap();
+    for limit in [12, 20] {
+        let limits = CallLimits { memory_pages: limit, ..CallLimits::default() };
+        let out = active.call_with("hostile/holder", "run", b"", Some(limits)).unwrap();
+        let pages = u32::from_le_bytes(out.output.try_into().unwrap());
+        assert_eq!(pages, limit - 8, "the callee had {pages} pages under a limit of {limit} with 8 held above it");
+    }
+    // Alone, the callee gets the whole limit.
+    let active = host.activate(&[Request::parse("hostile/grower", None).unwrap()], &AppConfig::new()).unwrap();
+    let limits = CallLimits { memory_pages: 12, ..CallLimits::default() };
+    let out = active.call_with("hostile/grower", "run", b"", Some(limits)).unwrap();
+    assert_eq!(u32::from_le_bytes(out.output.try_into().unwrap()), 12);
+    still_serves();
 }

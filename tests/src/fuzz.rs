@@ -121,3 +121,95 @@ pub fn call(data: &[u8]) -> Reached {
     }
     Reached::Called
 }
+
+/// How far past its deadline a call may end: the host function running when the
+/// deadline passes finishes first (a durable kv write of a large value, say).
+pub const DEADLINE_SLACK: Duration = Duration::from_secs(1);
+/// The most memory the fuzzing process may hold.
+pub const MAX_RESIDENT_BYTES: u64 = 4 << 30;
+
+/// The host `host_survives` runs against, with a well-behaved canary module; replaced
+/// every [`INPUTS_PER_HOST`] inputs (each load adds code to its engine).
+struct FuzzHost {
+    _dir: tempfile::TempDir,
+    host: wasmod::Host,
+    canary: wasmod::Activation,
+    inputs: u64,
+}
+
+const INPUTS_PER_HOST: u64 = 128;
+
+fn fuzz_host() -> FuzzHost {
+    let dir = tempfile::tempdir().expect("a temporary store");
+    let mut policy = HostPolicy::development();
+    policy.kv =
+        wasmod_host_abi::KvLimits { max_bytes_per_module: 4 << 20, max_keys_per_module: 1000, max_init_bytes: 1 << 20 };
+    let host = wasmod::Host::builder()
+        .store(dir.path())
+        .artifact_key([3; 32])
+        .policy(policy)
+        .open()
+        .expect("the fuzz host opens");
+    let echo = "(i64.or (i64.shl (i64.extend_i32_u (local.get 1)) (i64.const 32)) (i64.extend_i32_u (local.get 0)))";
+    let manifest = r#"(name: "fuzz/canary", version: "1.0.0", functions: { "run": (implements: "fuzz.run") })"#;
+    let wasm = crate::wat(&crate::abi_module("", echo, ""));
+    host.install(&crate::package_from_files(manifest, &[("run.wasm", wasm)])).expect("the canary installs");
+    let request = wasmod::Request::parse("fuzz/canary", None).expect("a request");
+    let canary = host.activate(&[request], &wasmod::AppConfig::new()).expect("the canary activates");
+    FuzzHost { _dir: dir, host, canary, inputs: 0 }
+}
+
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
+
+/// A host survives whatever a generated chain of hostile modules does
+/// ([`crate::hostile_gen`]) under small limits: no panic or abort, the call ends within
+/// its deadline plus [`DEADLINE_SLACK`], no internal error, the process stays under
+/// [`MAX_RESIDENT_BYTES`], and the host serves a normal call afterwards.
+pub fn host_survives(data: &[u8]) -> Reached {
+    use crate::hostile_gen::Scenario;
+    static HOST: std::sync::Mutex<Option<FuzzHost>> = std::sync::Mutex::new(None);
+    let mut u = Unstructured::new(data);
+    let Ok(scenario) = Scenario::generate(&mut u) else { return Reached::Nothing };
+    let mut slot = HOST.lock().unwrap_or_else(|p| p.into_inner());
+    if slot.as_ref().is_none_or(|h| h.inputs >= INPUTS_PER_HOST) {
+        *slot = None;
+        *slot = Some(fuzz_host());
+    }
+    let fuzz = slot.as_mut().expect("just made");
+    fuzz.inputs += 1;
+    let version = format!("1.0.{}", fuzz.inputs);
+    for package in scenario.packages(&version) {
+        if let Err(e) = fuzz.host.install(&package) {
+            match e {
+                wasmod::Error::Rejected(_) => return Reached::Rejected,
+                other => panic!("installing a generated module failed: {other}\n{scenario:#?}"),
+            }
+        }
+    }
+    let request = wasmod::Request::parse("fuzz/c0", Some(&format!("={version}"))).expect("a request");
+    let active = fuzz
+        .host
+        .activate(&[request], &wasmod::AppConfig::new())
+        .unwrap_or_else(|e| panic!("activating a generated chain failed: {e}\n{scenario:#?}"));
+    let limits = scenario.limits();
+    let started = std::time::Instant::now();
+    let result = active.call_with("fuzz/c0", "run", &scenario.input, Some(limits));
+    let wall = started.elapsed();
+    assert!(
+        wall <= limits.timeout + DEADLINE_SLACK,
+        "the call took {wall:?}, more than its {:?} and the slack: {result:?}\n{scenario:#?}",
+        limits.timeout
+    );
+    if let Err(wasmod::Error::Call(e)) = &result {
+        assert!(!matches!(e.kind, wasmod_runtime::ErrorKind::Internal { .. }), "{e}\n{scenario:#?}");
+    }
+    let resident = resident_bytes();
+    assert!(resident <= MAX_RESIDENT_BYTES, "the process holds {resident} bytes\n{scenario:#?}");
+    let out = fuzz.canary.call("fuzz/canary", "run", b"still here").expect("the host still serves");
+    assert_eq!(out.output, b"still here");
+    Reached::Called
+}

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 pub mod fuzz;
 pub mod groups;
+pub mod hostile_gen;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
