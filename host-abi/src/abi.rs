@@ -29,6 +29,15 @@
 //! function that returns bytes calls the guest's `wasmod_alloc` to obtain space,
 //! writes them there, and returns the packed [`Region`] (always `>= 0`); a negative
 //! return value is a [`status`] code instead.
+//!
+//! # Callbacks
+//!
+//! The host calls into the guest outside the entry point in two places: `wasmod_alloc`
+//! (to place the input, and inside host functions that return bytes) and, after a trap,
+//! the panic-message export. These *callbacks* run with the guest's host imports
+//! disabled: a host function called from inside one stops the whole call. So callbacks
+//! cannot nest, however the guest is written. They run under the call's fuel (what is
+//! left of it; the panic-message export gets at most a fixed share) and deadline.
 
 /// The ABI version this crate describes.
 pub const ABI_VERSION: u32 = 1;

@@ -34,9 +34,12 @@
 //! - **Store** ([`Host::install`], [`Host::uninstall`], [`Host::list`]): a directory
 //!   (default `./.wasmod`) with every installed version of every module, its compiled
 //!   artifacts, and the `kv` database. Installs and uninstalls are atomic: a crash leaves
-//!   each version fully installed or absent. Installing a name and version again with
-//!   other content is refused; uninstalling a version other modules need is refused
-//!   unless forced.
+//!   each version fully installed or absent. Several processes may use one store at once
+//!   (a lock file orders them), and a version damaged outside wasmod is reported by
+//!   [`Host::list`] and ignored. Installing a name and version again with other content
+//!   is refused; uninstalling a version other modules need is refused unless forced.
+//!   Compiled artifacts are loaded only if they carry a MAC under the host's artifact key,
+//!   kept outside the store ([`HostBuilder::artifact_key_file`]).
 //! - **Activation** ([`Host::activate`]): only the requested modules and their
 //!   dependencies, one version each; config schemas merged and the application's values
 //!   checked (every problem at once); `init` hooks run in dependency order, each may read
@@ -44,9 +47,11 @@
 //!   A failing hook aborts the activation and nothing of it remains: its config and its
 //!   `kv` writes are discarded.
 //! - **Standard groups**: `log` (to `tracing`, target `wasmod::guest`), `config`, `clock`,
-//!   `random`, `kv` (per-module namespace in an embedded redb database), `modules` (calls
-//!   to declared dependencies only; the callee runs in its own instance with its own
-//!   grants). Embedders add groups with [`HostBuilder::custom_group`].
+//!   `random`, `kv` (a namespace per module name in an embedded redb database, within the
+//!   policy's [`KvLimits`]; see [`Host::purge_kv`] for whose it is), `modules` (calls to
+//!   declared dependencies only; the callee runs in its own instance with its own grants,
+//!   sharing the caller's fuel, memory and time). Embedders add groups with
+//!   [`HostBuilder::custom_group`].
 #![deny(missing_docs)]
 
 mod activation;

@@ -86,6 +86,23 @@ impl fmt::Display for HostError {
 /// A host-function group implementation. `def()` must describe exactly the functions
 /// `call` implements; the runtime links the functions a module imports (and is granted)
 /// and dispatches each call here with the index of the function in `def().functions`.
+///
+/// What the runtime guarantees a host function, and asks of it:
+/// - **No re-entrancy.** While the host runs guest code on the guest's behalf (its
+///   `wasmod_alloc`, as [`HostContext::return_bytes`] does, or its panic-message
+///   export), the guest's host imports are disabled: a host function called then stops
+///   the call with `ErrorKind::ReentrantHostCall` before it runs. So a host function is
+///   never entered again from inside itself through the guest.
+/// - **Nesting is bounded.** A host function may start calls of its own
+///   ([`HostContext::call_module`], or a [`Runtime`] it holds); each runs one level
+///   deeper on the host thread's stack, and one that would start with less than
+///   [`crate::MIN_HOST_STACK`] left fails with `ErrorKind::HostStackLimit`.
+/// - **Bound your own work.** The guest is not interrupted while a host function runs.
+///   Finish within [`HostContext::remaining_time`]: wait for nothing longer, and return
+///   [`HostError::DeadlineExceeded`] when time runs out. Bound the memory you allocate
+///   on the guest's behalf (the guest chooses the lengths it passes).
+/// - **Panics are contained.** A panic in `call` becomes `ErrorKind::HostTrap`, one in
+///   `def` `ErrorKind::Internal`; either way the runtime stays usable.
 pub trait HostGroup: Send + Sync + 'static {
     /// The group's name, version and functions with their signatures.
     fn def(&self) -> &GroupDef;

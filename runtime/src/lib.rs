@@ -13,9 +13,15 @@
 //!   caller, the guest memory through bounds-checked accessors, the call's limits and
 //!   the embedder's per-call data ([`HostContext`]).
 //! - **Limits** per call ([`CallLimits`]): fuel (instruction metering), memory pages,
-//!   a wall-clock deadline (a watchdog thread zeroes the fuel counter, ADR 0005), stack
-//!   depth, output size, module-call depth. Each failure is its own [`ErrorKind`] and
-//!   names module and function; the runtime keeps serving afterwards.
+//!   table elements, a wall-clock deadline (a watchdog thread zeroes the fuel counter,
+//!   ADR 0005), output size, module-call depth; a chain of module calls shares its fuel,
+//!   memory and deadline. Callbacks into the guest run with host imports disabled, and a
+//!   call needs [`MIN_HOST_STACK`] of the thread's stack, so nothing nests without bound.
+//!   Each failure is its own [`ErrorKind`] and names module and function; no panic
+//!   escapes, and the runtime keeps serving afterwards (ADR 0008).
+//! - **Artifacts** are loaded only if they carry a MAC under the runtime's artifact key
+//!   ([`RuntimeBuilder::artifact_key`]): whoever can write a cache cannot make the
+//!   runtime deserialize code it did not compile.
 //! - **Speed.** Linear memories come from a pool of pre-reserved slots that are zeroed
 //!   on return (only touched pages), so a fresh instance costs a few microseconds and
 //!   threads do not contend on the process memory map.
@@ -523,8 +529,11 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Builds the runtime.
+    /// Builds the runtime. The first runtime a process builds installs wasmer's
+    /// signal handlers (see ADR 0005 for what an embedder with handlers of its own must
+    /// do).
     pub fn build(self) -> Runtime {
+        wasmer_vm::init_traps();
         let groups = self
             .groups
             .into_iter()
