@@ -10,6 +10,8 @@ fn wasmod(store: &Path, args: &[&str]) -> Output {
         .arg(store)
         .args(args)
         .env_remove("WASMOD_POLICY")
+        // A key beside the store, not in the user's configuration.
+        .env("WASMOD_ARTIFACT_KEY", store.with_extension("key"))
         .output()
         .expect("the binary runs")
 }

@@ -10,19 +10,20 @@ use std::time::Instant;
 use wasmod::{AppConfig, Host, HostPolicy, Request};
 
 fn install_child(store: &Path, package: &Path) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_wasmod"))
-        .arg("--store")
-        .arg(store)
-        .arg("install")
-        .arg(package)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts")
+    wasmod(store, &["install", package.to_str().expect("a UTF-8 path")])
+}
+
+/// The artifact key of a test store: beside it, not in the user's configuration.
+fn key(store: &Path) -> std::path::PathBuf {
+    store.with_extension("key")
+}
+
+fn open(store: &Path) -> Host {
+    Host::builder().store(store).artifact_key_file(key(store)).policy(HostPolicy::development()).open().unwrap()
 }
 
 fn check_consistent(store: &Path) -> bool {
-    let host = Host::builder().store(store).policy(HostPolicy::development()).open().expect("the store opens");
+    let host = open(store);
     let staging: Vec<_> = std::fs::read_dir(store.join("staging")).unwrap().collect();
     assert!(staging.is_empty(), "opening the store clears interrupted installs");
     let listed = host.list().expect("the store lists");
@@ -75,6 +76,7 @@ fn wasmod(store: &Path, args: &[&str]) -> std::process::Child {
         .arg("--store")
         .arg(store)
         .args(args)
+        .env("WASMOD_ARTIFACT_KEY", key(store))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -100,7 +102,7 @@ fn killed_uninstalls_leave_the_store_before_or_after_never_half() {
         let _ = child.kill();
         let _ = child.wait();
         let trash: Vec<_> = {
-            let _host = Host::builder().store(&store).policy(HostPolicy::development()).open().unwrap();
+            let _host = open(&store);
             std::fs::read_dir(store.join("trash")).unwrap().collect()
         };
         assert!(trash.is_empty(), "opening the store clears interrupted uninstalls");

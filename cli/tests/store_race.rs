@@ -10,11 +10,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 fn wasmod(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wasmod")).arg("--store").arg(store).args(args).output().expect("the binary runs")
+    Command::new(env!("CARGO_BIN_EXE_wasmod"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        // A key beside the store, not in the user's configuration.
+        .env("WASMOD_ARTIFACT_KEY", store.with_extension("key"))
+        .output()
+        .expect("the binary runs")
 }
 
-/// Version `1.0.<patch>` of a small module with a kv-using function, so that the first
-/// install also creates the store's kv data.
+/// Version `1.0.<patch>` of a small module with a kv-using function (the calls at the
+/// end open, and the first creates, the store's kv data).
 fn package(dir: &Path, patch: u32) -> PathBuf {
     let manifest = format!(
         r#"(name: "race/m", version: "1.0.{patch}", functions: {{ "run": (implements: "race.run", groups: ["kv"]) }})"#

@@ -57,7 +57,12 @@ fn package(manifest: &str, files: &[(&str, &str)]) -> Vec<u8> {
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let host = Host::builder().store(dir.path()).policy(HostPolicy::development()).open().expect("opens");
+    let host = Host::builder()
+        .store(dir.path())
+        .artifact_key([4; 32])
+        .policy(HostPolicy::development())
+        .open()
+        .expect("opens");
 
     // One module, three functions split out of one WAT build by the packer.
     let manifest = r#"(name: "bench/kv", version: "1.0.0", functions: {

@@ -12,7 +12,7 @@ use wasmod_runtime::{CallLimits, CallOptions, CallOutcome, LoadedFunction, Runti
 
 use crate::Error;
 use crate::config::{ConfigState, Provenance};
-use crate::kv::{Kv, KvError, Writes, entry_bytes};
+use crate::kv::{Kv, KvError, Writes};
 
 /// One active module.
 #[derive(Debug)]
@@ -21,8 +21,12 @@ pub(crate) struct ActiveModule {
     pub functions: BTreeMap<String, LoadedFunction>,
 }
 
+/// What an entry of the init overlay costs in host memory besides its bytes: the map's
+/// node share and the two allocations of its key.
+const OVERLAY_ENTRY_BYTES: usize = 64;
+
 /// While hooks run: whose `init` is running, and the `kv` writes of the activation so
-/// far (applied only if every hook succeeds), with the bytes they hold.
+/// far (applied only if every hook succeeds), with what they cost in host memory.
 #[derive(Debug, Default)]
 pub(crate) struct InitPhase {
     pub running: Option<(ModuleName, String)>,
@@ -84,12 +88,12 @@ impl ActivationState {
         {
             let limit = self.kv_limits.max_init_bytes;
             let id = (module.to_owned(), key.to_vec());
-            let old = match phase.overlay.get(&id) {
-                Some(pending) => pending.as_ref().map(|v| entry_bytes(key, v)),
-                None => None,
+            // Every entry costs what it holds, deletes included, plus its bookkeeping.
+            let cost = |value: Option<&Vec<u8>>| {
+                (module.len() + key.len() + value.map_or(0, Vec::len) + OVERLAY_ENTRY_BYTES) as u64
             };
-            let new = value.as_ref().map(|v| entry_bytes(key, v));
-            let bytes = phase.overlay_bytes - old.unwrap_or(0) + new.unwrap_or(0);
+            let old = phase.overlay.get(&id).map_or(0, |pending| cost(pending.as_ref()));
+            let bytes = phase.overlay_bytes - old + cost(value.as_ref());
             if bytes > limit {
                 return Err(KvError::InitBudget { limit });
             }

@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use wasmod_host_abi::abi::{CALL_ERR, CALL_OK, status};
 use wasmod_host_abi::{ConfigValue, GroupDef, groups};
-use wasmod_runtime::{ErrorKind, HostContext, HostError, HostGroup, HostValue};
+use wasmod_runtime::{ErrorKind, HostContext, HostError, HostGroup, HostValue, LogCharge};
 
 use crate::activation::ActivationState;
 use crate::kv::{KvError, MAX_KEY_BYTES, MAX_LIST_BYTES, MAX_VALUE_BYTES};
@@ -70,6 +70,22 @@ impl HostGroup for Log {
     fn call(&self, _: usize, cx: &mut HostContext<'_>, args: &[HostValue]) -> Result<Option<HostValue>, HostError> {
         let level = arg(args, 0)?;
         let len = arg(args, 2)?.clamp(0, MAX_LOG_BYTES as i32);
+        // A call writes at most `CallLimits::max_log_bytes` to the host's log.
+        match cx.charge_log(len as usize) {
+            LogCharge::Allowed => {}
+            LogCharge::FirstRefusal => {
+                let caller = cx.caller();
+                tracing::warn!(
+                    target: "wasmod::guest",
+                    module = caller.module.as_str(),
+                    function = caller.function.as_str(),
+                    limit = cx.limits().max_log_bytes,
+                    "the call's log budget is spent: its further log lines are dropped"
+                );
+                return Ok(None);
+            }
+            LogCharge::Refused => return Ok(None),
+        }
         let bytes = cx.read(arg(args, 1)?, len)?;
         let message = String::from_utf8_lossy(&bytes);
         let caller = cx.caller();
@@ -297,9 +313,74 @@ impl HostGroup for Modules {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     use crate::{AppConfig, Error, ErrorKind, Host, HostPolicy, Request};
+
+    /// A host with one module `t/<name>` whose `run` has `body` and imports `import`
+    /// from a group it is granted, and its activation.
+    fn one_module(dir: &std::path::Path, name: &str, group: &str, import: &str, body: &str) -> crate::Activation {
+        let policy = HostPolicy::new().with_subsystem("t.run", &[group], "");
+        let host = Host::builder().store(dir).artifact_key([5; 32]).policy(policy).open().unwrap();
+        let wasm = wat::parse_str(format!(
+            r#"(module
+              {import}
+              (memory (export "memory") 1)
+              (func (export "__wasmod_abi_v1"))
+              (func (export "wasmod_alloc") (param i32) (result i32) i32.const 1024)
+              (func (export "run") (param i32 i32) (result i64) (local $i i32) {body}))"#
+        ))
+        .unwrap();
+        let manifest = format!(
+            r#"(name: "t/{name}", version: "1.0.0", functions: {{ "run": (implements: "t.run", groups: ["{group}"]) }})"#
+        );
+        let files = [("run.wasm".to_string(), wasm)].into_iter().collect();
+        host.install(&wasmod_manifest::write_package(&manifest, &files).unwrap()).unwrap();
+        host.activate(&[Request::parse(&format!("t/{name}"), None).unwrap()], &AppConfig::new()).unwrap()
+    }
+
+    /// Captures what `tracing` writes on this thread.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A guest that logs 16 KiB lines without end writes at most its call's log budget
+    /// to the host's log, and one line that says the rest was dropped.
+    #[test]
+    fn a_log_flood_stops_at_the_calls_log_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let active = one_module(
+            dir.path(),
+            "flood",
+            "log",
+            r#"(import "wasmod:log@1" "write" (func $log (param i32 i32 i32)))"#,
+            "(local.set $i (i32.const 1000)) \
+             (loop $l (call $log (i32.const 2) (i32.const 0) (i32.const 16384)) \
+               (local.set $i (i32.sub (local.get $i) (i32.const 1))) (br_if $l (local.get $i))) i64.const 0",
+        );
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+        let limits = crate::CallLimits { max_log_bytes: 100_000, ..Default::default() };
+        let outcome = tracing::subscriber::with_default(subscriber, || {
+            active.call_with("t/flood", "run", b"", Some(limits)).unwrap()
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        // 16 KiB lines of zero bytes: six fit in 100,000 bytes, the seventh does not.
+        assert_eq!(text.matches("\0").count(), 6 * 16384, "guest bytes in the log");
+        assert_eq!(text.matches("log budget is spent").count(), 1, "{}", &text[text.len().saturating_sub(400)..]);
+        assert_eq!(outcome.metrics.log_bytes, 7 * 16384);
+    }
 
     /// A guest's `kv.set` waits for the database's write lock no longer than the call's
     /// deadline: the call stops with `DeadlineExceeded` while another writer holds it.

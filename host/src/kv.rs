@@ -93,15 +93,37 @@ fn io(e: std::io::Error) -> KvError {
 pub(crate) type Writes = BTreeMap<(String, Vec<u8>), Option<Vec<u8>>>;
 
 /// The bytes an entry takes against its module's quota.
-pub(crate) fn entry_bytes(key: &[u8], value: &[u8]) -> u64 {
+fn entry_bytes(key: &[u8], value: &[u8]) -> u64 {
     (key.len() + value.len()) as u64
 }
 
-/// One writer at a time, and a writer that cannot get in before its deadline gives up.
+/// One writer at a time, in the order they came (a ticket lock, so a guest writing in a
+/// loop cannot starve the writers waiting behind it), and a writer that cannot get in
+/// before its deadline gives up.
 #[derive(Debug, Default)]
 struct WriteGate {
-    busy: Mutex<bool>,
-    freed: Condvar,
+    tickets: Mutex<Tickets>,
+    turn: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Tickets {
+    /// The next ticket to hand out.
+    next: u64,
+    /// The ticket whose turn it is.
+    serving: u64,
+    /// Tickets whose writers gave up before their turn: skipped when it comes.
+    abandoned: std::collections::BTreeSet<u64>,
+}
+
+impl Tickets {
+    /// Passes the turn on, past the tickets nobody waits with any more.
+    fn advance(&mut self) {
+        self.serving += 1;
+        while self.abandoned.remove(&self.serving) {
+            self.serving += 1;
+        }
+    }
 }
 
 pub(crate) struct GateGuard<'a>(&'a WriteGate);
@@ -109,23 +131,25 @@ pub(crate) struct GateGuard<'a>(&'a WriteGate);
 impl WriteGate {
     fn enter(&self, deadline: Instant) -> Result<GateGuard<'_>, KvError> {
         let started = Instant::now();
-        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
-        while *busy {
+        let mut tickets = self.tickets.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = tickets.next;
+        tickets.next += 1;
+        while tickets.serving != mine {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
+                tickets.abandoned.insert(mine);
                 return Err(KvError::Busy { waited: started.elapsed() });
             }
-            busy = self.freed.wait_timeout(busy, left).unwrap_or_else(|p| p.into_inner()).0;
+            tickets = self.turn.wait_timeout(tickets, left).unwrap_or_else(|p| p.into_inner()).0;
         }
-        *busy = true;
         Ok(GateGuard(self))
     }
 }
 
 impl Drop for GateGuard<'_> {
     fn drop(&mut self) {
-        *self.0.busy.lock().unwrap_or_else(|p| p.into_inner()) = false;
-        self.0.freed.notify_one();
+        self.0.tickets.lock().unwrap_or_else(|p| p.into_inner()).advance();
+        self.0.turn.notify_all();
     }
 }
 
@@ -199,14 +223,27 @@ impl Kv {
     pub(crate) fn shared(path: &Path, scratch: &Path) -> Result<Arc<Kv>, KvError> {
         static OPEN: Mutex<Vec<(PathBuf, Weak<Kv>)>> = Mutex::new(Vec::new());
         let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
+        let canonical = path.parent().and_then(|d| d.canonicalize().ok()).zip(path.file_name()).map(|(d, f)| d.join(f));
+        let closing = open.iter().any(|(p, kv)| Some(p) == canonical.as_ref() && kv.strong_count() == 0);
         open.retain(|(_, kv)| kv.strong_count() > 0);
-        let canonical = path.parent().and_then(|d| d.canonicalize().ok()).map(|d| d.join("kv.redb"));
         if let Some(canonical) = &canonical
             && let Some(kv) = open.iter().find(|(p, _)| p == canonical).and_then(|(_, kv)| kv.upgrade())
         {
             return Ok(kv);
         }
-        let kv = Arc::new(Kv::open(path, scratch)?);
+        // A host of this process may be closing the database just now: its last handle
+        // is gone, but redb releases the file's lock only at the end of the drop. Wait
+        // for that rather than report the database in use.
+        let mut tries = 0;
+        let kv = loop {
+            match Kv::open(path, scratch) {
+                Err(KvError::InUse) if tries < 50 && closing => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                other => break Arc::new(other?),
+            }
+        };
         if let Some(canonical) = canonical {
             open.push((canonical, Arc::downgrade(&kv)));
         }
@@ -465,6 +502,33 @@ mod tests {
             tx.commit().unwrap();
         }
         assert_eq!(open(dir.path()).usage("m").unwrap(), (6, 2));
+    }
+
+    #[test]
+    fn writers_get_the_write_lock_in_the_order_they_came_past_those_who_gave_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = open(dir.path());
+        let order = Mutex::new(Vec::new());
+        let held = kv.hold_write_lock();
+        std::thread::scope(|s| {
+            // A writer that gives up while waiting, then three that wait, in order.
+            let quitter = s.spawn(|| kv.write("m", b"q", Some(b""), &FREE, Instant::now() + Duration::from_millis(20)));
+            assert!(matches!(quitter.join().unwrap(), Err(KvError::Busy { .. })));
+            for i in 0..3u8 {
+                let (kv, order) = (&kv, &order);
+                s.spawn(move || {
+                    let _turn = kv.gate.enter(soon()).unwrap();
+                    order.lock().unwrap().push(i);
+                });
+                // Each has its ticket before the next one asks.
+                while kv.gate.tickets.lock().unwrap().next < 3 + u64::from(i) {
+                    std::thread::yield_now();
+                }
+            }
+            drop(held);
+        });
+        assert_eq!(*order.lock().unwrap(), [0, 1, 2]);
+        kv.write("m", b"k", Some(b"v"), &FREE, soon()).unwrap();
     }
 
     #[test]

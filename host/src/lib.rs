@@ -194,6 +194,14 @@ pub enum Error {
 /// write lock, which guests hold for one transaction at a time.
 const HOST_WRITE_WAIT: Duration = Duration::from_secs(60);
 
+/// A resolved request with its modules loaded, and the names of every installed module
+/// (for the config check).
+struct LoadedPlan {
+    plan: Plan,
+    modules: std::collections::BTreeMap<ModuleName, ActiveModule>,
+    installed_names: std::collections::BTreeSet<String>,
+}
+
 /// What a module keeps in its `kv` namespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KvUsage {
@@ -221,10 +229,10 @@ struct Inner {
     runtime: Runtime,
     policy: HostPolicy,
     archive_limits: ArchiveLimits,
-    /// Functions loaded into the engine, by the runtime's artifact key (a hash of the
-    /// engine, the wasm file and the entry point), kept so that an activation never
-    /// loads the same code twice.
-    loaded: Mutex<HashMap<String, LoadedFunction>>,
+    /// Functions loaded, by module, version and the runtime's cache key (a hash of the
+    /// engine, the wasm file and the entry point: their content), kept so that an
+    /// activation never loads the same code twice.
+    loaded: Mutex<HashMap<(ModuleName, Version, String), LoadedFunction>>,
     /// Serialises store mutations within this process (the store's lock file does it
     /// between processes).
     write_lock: RwLock<()>,
@@ -405,7 +413,7 @@ impl Host {
         for function in manifest.functions.keys() {
             let wasm = validated.function_bytes(function).expect("validated packages have every file");
             artifacts.push((
-                self.inner.runtime.artifact_key(wasm, function),
+                self.inner.runtime.cache_key(wasm, function),
                 self.inner.runtime.compile(&validated, function)?,
             ));
         }
@@ -533,16 +541,10 @@ impl Host {
         let mut out = std::collections::BTreeMap::new();
         for function in manifest.functions.keys() {
             let wasm = validated.function_bytes(function).expect("validated packages have every file");
-            let key = self.inner.runtime.artifact_key(wasm, function);
+            let key = (manifest.name.clone(), manifest.version.clone(), self.inner.runtime.cache_key(wasm, function));
             let cached = self.inner.loaded.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
             let loaded = match cached {
-                Some(f)
-                    if f.info().grants.as_ref() == validated.grants(function)
-                        && f.info().module == manifest.name
-                        && f.info().version == manifest.version =>
-                {
-                    f
-                }
+                Some(f) if f.info().grants.as_ref() == validated.grants(function) => f,
                 _ => {
                     let f = self.inner.runtime.load(validated, function, &cache)?;
                     self.inner.loaded.lock().unwrap_or_else(|p| p.into_inner()).insert(key, f.clone());
@@ -554,10 +556,9 @@ impl Host {
         Ok(out)
     }
 
-    /// Activates the requested modules and their dependencies (see the crate docs).
-    pub fn activate(&self, request: &[Request], config: &AppConfig) -> Result<Activation, Error> {
-        // The kv data first: creating it takes the store's write lock.
-        let kv = self.kv()?;
+    /// Under the store's read lock: resolves the request against the intact installed
+    /// versions, validates each planned package again and loads its functions.
+    fn load_plan(&self, request: &[Request]) -> Result<LoadedPlan, Error> {
         let _guard = self.inner.write_lock.read().unwrap_or_else(|p| p.into_inner());
         let _lock = self.inner.store.read_lock()?;
         let installed = self.listing()?.installed;
@@ -578,6 +579,15 @@ impl Host {
             let functions = self.load(&validated, &dir)?;
             modules.insert(planned.name.clone(), ActiveModule { manifest: validated.manifest().clone(), functions });
         }
+        Ok(LoadedPlan { plan, modules, installed_names })
+    }
+
+    /// Activates the requested modules and their dependencies (see the crate docs).
+    pub fn activate(&self, request: &[Request], config: &AppConfig) -> Result<Activation, Error> {
+        // The kv data first: creating it takes the store's write lock.
+        let kv = self.kv()?;
+        let LoadedPlan { plan, modules, installed_names } = self.load_plan(request)?;
+        // The store's locks are released: guest code (the hooks) never runs under them.
         let config = ConfigState::merge(modules.values().map(|m| &m.manifest), config, &installed_names)
             .map_err(Error::Config)?;
         let state = Arc::new(ActivationState {

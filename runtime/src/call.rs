@@ -201,7 +201,7 @@ impl Runtime {
         let link = |e: &dyn std::fmt::Display| CallError::new(f, ErrorKind::Link { reason: e.to_string() }, None);
         let stack_bytes = self.inner.stack_bytes;
         let mut store =
-            Store::new(crate::engine::thread_engine(stack_bytes).unwrap_or_else(|| self.inner.engine.clone()));
+            Store::new(crate::engine::thread_engine(stack_bytes).unwrap_or_else(|| self.inner.fallback_engine.clone()));
         // Host functions need the per-call environment; a function without imports
         // does without it.
         let env = (!f.imports.is_empty()).then(|| {
@@ -224,6 +224,7 @@ impl Runtime {
                     deadline_passed: false,
                     in_callback: false,
                     reentrant: None,
+                    log_bytes: 0,
                 },
             )
         });
@@ -335,6 +336,7 @@ impl Runtime {
             wall: started.elapsed(),
             fuel_used: (fuel_start - remaining.max(0)).max(0) as u64,
             memory_pages: memory.view(&store).size().0,
+            log_bytes: env.as_ref().map_or(0, |env| env.as_ref(&store).log_bytes),
         };
         let error = match outcome {
             Ok(output) => return Ok(CallOutcome { output, metrics }),

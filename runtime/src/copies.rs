@@ -8,12 +8,11 @@
 //! module, 98% with a module per thread.
 //!
 //! So once a thread has called a function [`COPY_AFTER`] times, it gets its own copy of
-//! the function's code: the shared module serialized and loaded again into the thread's
-//! own engine (`engine::thread_engine`). Threads that call a function only a few times
+//! the function's code: the shared module serialized and loaded again into an engine of
+//! the copy's own (`engine::load`). Threads that call a function only a few times
 //! never pay for a copy. A copy lives in a thread-local table until the thread exits,
 //! or until the function is dropped everywhere (its entry is found dead and removed the
-//! next time this thread adds an entry). Its code memory belongs to the thread's engine
-//! and is freed with it, when the thread exits.
+//! next time this thread adds an entry); its code memory goes with it.
 //!
 //! Isolation is unchanged: a copy is the same compiled code, and every call still gets
 //! a fresh instance.
@@ -35,7 +34,7 @@ pub(crate) struct CodeId(());
 
 enum State {
     Counting(u32),
-    Copied(Module),
+    Copied(crate::engine::OwnedModule),
     /// Copying failed; this thread keeps using the shared module.
     Shared,
 }
@@ -95,15 +94,16 @@ pub(crate) fn module_for_this_thread(
             }
         };
         match &mut entry.state {
-            State::Copied(module) => Some(module.clone()),
+            State::Copied(copy) => Some(copy.module.clone()),
             State::Shared => None,
             State::Counting(calls) if *calls + 1 < copy_after => {
                 *calls += 1;
                 None
             }
             State::Counting(_) => match copy(shared, stack_bytes) {
-                Ok(module) => {
-                    entry.state = State::Copied(module.clone());
+                Ok(copy) => {
+                    let module = copy.module.clone();
+                    entry.state = State::Copied(copy);
                     Some(module)
                 }
                 Err(reason) => {
@@ -117,13 +117,12 @@ pub(crate) fn module_for_this_thread(
     found.ok().flatten().unwrap_or_else(|| shared.clone())
 }
 
-/// The shared module loaded again into this thread's engine.
-fn copy(shared: &Module, stack_bytes: Option<usize>) -> Result<Module, String> {
-    let engine = crate::engine::thread_engine(stack_bytes).ok_or("the thread is exiting")?;
+/// The shared module loaded again, into an engine of its own for this thread.
+fn copy(shared: &Module, stack_bytes: Option<usize>) -> Result<crate::engine::OwnedModule, String> {
     let bytes = shared.serialize().map_err(|e| e.to_string())?;
     // SAFETY: the bytes are what wasmer serialized from a module this process loaded
     // (after verifying its artifact), for an engine of the same configuration.
-    unsafe { crate::engine::load(&engine, &bytes) }
+    unsafe { crate::engine::load(&bytes, stack_bytes) }
 }
 
 /// How many functions have a copy on this thread (for tests).

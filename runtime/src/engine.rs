@@ -1,7 +1,14 @@
 //! Engines: a throwaway compiling engine per function (Cranelift with a fresh metering
-//! middleware, which can instrument only one module), one shared headless engine that
-//! loads the serialized artifacts, and per-thread headless engines for calls' stores and
-//! per-thread copies of hot code; all of them hand out pooled memories.
+//! middleware, which can instrument only one module), a headless engine of its own for
+//! every loaded module (see [`load`]), and per-thread headless engines for calls'
+//! stores; all of them hand out pooled memories.
+//!
+//! wasmer's signature registry is per engine and cannot hold two different function
+//! types with the same 32-bit identity (it panics, holding its locks). So no engine ever
+//! holds the types of two files: a loaded module's engine holds its own file's types,
+//! which the validator checked against each other and against every host signature, and
+//! a thread engine holds only host-function types (the group signatures, checked against
+//! each other by `signatures::HostTypes`).
 
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -98,6 +105,10 @@ impl PoolTunables {
     }
 }
 
+/// The largest table wasmer makes (`wasmer_vm::table::TABLE_MAX_SIZE`, private there):
+/// a larger declared maximum fails instantiation, so the limit is never above it.
+const TABLE_MAX_ELEMENTS: u32 = 128 << 20;
+
 impl wasmer::sys::Tunables for PoolTunables {
     fn memory_style(&self, _memory: &MemoryType) -> MemoryStyle {
         MemoryStyle::Static
@@ -142,7 +153,7 @@ impl wasmer::sys::Tunables for PoolTunables {
         style: &TableStyle,
         vm_definition_location: NonNull<VMTableDefinition>,
     ) -> Result<VMTable, String> {
-        let limit = crate::pool::table_limit();
+        let limit = crate::pool::table_limit().min(TABLE_MAX_ELEMENTS);
         if ty.minimum > limit {
             return Err(format!("a table of {} elements is larger than the call's limit of {limit}", ty.minimum));
         }
@@ -156,8 +167,8 @@ impl wasmer::sys::Tunables for PoolTunables {
     }
 }
 
-/// The shared engine: headless (loads artifacts only), pooled memories.
-pub(crate) fn shared_engine(stack_bytes: Option<usize>) -> Engine {
+/// A headless engine (it loads artifacts only) with pooled memories.
+pub(crate) fn headless(stack_bytes: Option<usize>) -> Engine {
     let mut engine = <Engine as NativeEngineExt>::headless();
     engine.set_tunables(PoolTunables::new(stack_bytes));
     engine
@@ -169,16 +180,15 @@ thread_local! {
 }
 
 /// This thread's engine for `stack_bytes` (`None` once the thread is exiting): headless,
-/// with the same tunables as the shared one. Calls make their `Store`s with it, and
-/// per-thread copies of hot functions are loaded into it (see `copies`).
+/// with the tunables of every other. Calls make their `Store`s with it.
 ///
 /// A store uses its engine for the tunables at instantiation, for the signature registry
 /// when a host function is created, and to look up the signature of a `funcref` read
 /// through the API (the runtime never does). Signature hashes are computed from the
 /// signature alone, so host functions made with this engine link against modules loaded
-/// into any engine. What it saves, per call: cloning the shared engine bumps three
-/// reference counts every thread shares, and every host function takes the shared
-/// engine's mutex and its signature registry's write lock (ADR 0007).
+/// into any engine. What it saves, per call: cloning a shared engine bumps three
+/// reference counts every thread shares, and every host function takes the engine's
+/// mutex and its signature registry's write lock (ADR 0007).
 pub(crate) fn thread_engine(stack_bytes: Option<usize>) -> Option<Engine> {
     THREAD_ENGINES
         .try_with(|engines| {
@@ -186,7 +196,7 @@ pub(crate) fn thread_engine(stack_bytes: Option<usize>) -> Option<Engine> {
             if let Some((_, engine)) = engines.iter().find(|(s, _)| *s == stack_bytes) {
                 return engine.clone();
             }
-            let engine = shared_engine(stack_bytes);
+            let engine = headless(stack_bytes);
             engines.push((stack_bytes, engine.clone()));
             engine
         })
@@ -233,14 +243,25 @@ pub(crate) fn compile(wasm: &[u8], entry: &str) -> Result<Vec<u8>, String> {
     module.serialize().map(|b| b.to_vec()).map_err(|e| e.to_string())
 }
 
-/// Loads a serialized artifact into the shared engine.
+/// A loaded module and the engine of its own that holds its code (see the module docs).
+/// The engine owns the code memory: keep it for as long as the module or any instance
+/// of it is in use. Clone `module` freely; the engine goes with this value.
+pub(crate) struct OwnedModule {
+    /// Declared first, so dropped before the engine that holds its code.
+    pub module: Module,
+    pub engine: Engine,
+}
+
+/// Loads a serialized artifact into a headless engine of its own (see the module docs).
 ///
 /// # Safety
 /// `artifact` must be exactly what [`compile`] produced under this [`identity`]; the
-/// caller verifies that with a hash before calling.
-pub(crate) unsafe fn load(engine: &Engine, artifact: &[u8]) -> Result<Module, String> {
-    // SAFETY: per the contract, the bytes are a verified artifact of this engine.
-    unsafe { Module::deserialize(engine, artifact) }.map_err(|e| e.to_string())
+/// caller verifies that (an authenticated envelope) before calling.
+pub(crate) unsafe fn load(artifact: &[u8], stack_bytes: Option<usize>) -> Result<OwnedModule, String> {
+    let engine = headless(stack_bytes);
+    // SAFETY: per the contract, the bytes are a verified artifact of this configuration.
+    let module = unsafe { Module::deserialize(&engine, artifact) }.map_err(|e| e.to_string())?;
+    Ok(OwnedModule { module, engine })
 }
 
 #[cfg(test)]
@@ -268,7 +289,7 @@ mod tests {
         .unwrap();
         let artifact = super::compile(&wasm, "two").unwrap();
         // SAFETY: compiled just now by this configuration.
-        let module = unsafe { super::load(&super::shared_engine(None), &artifact) }.unwrap();
+        let module = unsafe { super::load(&artifact, None) }.unwrap().module;
         let names: Vec<String> = module.exports().map(|e| e.name().to_string()).collect();
         assert_eq!(names, ["memory", "wasmod_alloc", "__wasmod_panic_message", "two"]);
     }

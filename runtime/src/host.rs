@@ -187,6 +187,19 @@ pub(crate) struct CallEnv {
     pub in_callback: bool,
     /// Set when a host function was called during a callback: `group.function`.
     pub reentrant: Option<String>,
+    /// Bytes of log lines charged so far ([`HostContext::charge_log`]).
+    pub log_bytes: u64,
+}
+
+/// The answer of [`HostContext::charge_log`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogCharge {
+    /// Within the call's budget: emit the line.
+    Allowed,
+    /// Past it, for the first time in this call: drop the line (and say so once).
+    FirstRefusal,
+    /// Past it again: drop the line.
+    Refused,
 }
 
 /// What a host function sees: its caller, the guest's memory (bounds-checked), the
@@ -246,6 +259,19 @@ impl HostContext<'_> {
     /// How many module calls deep this call is (0 for a call from the host).
     pub fn depth(&self) -> u32 {
         self.env.data().depth
+    }
+
+    /// Charges `bytes` of log output against the call's `CallLimits::max_log_bytes`. A
+    /// host function that writes on the guest's behalf to somewhere outside the
+    /// process's memory (a log, a terminal) asks first, so that a guest cannot flood it.
+    pub fn charge_log(&mut self, bytes: usize) -> LogCharge {
+        let env = self.env.data_mut();
+        let limit = env.limits.max_log_bytes;
+        if env.log_bytes > limit {
+            return LogCharge::Refused;
+        }
+        env.log_bytes = env.log_bytes.saturating_add(bytes as u64);
+        if env.log_bytes > limit { LogCharge::FirstRefusal } else { LogCharge::Allowed }
     }
 
     fn memory(&self) -> &Memory {
@@ -324,12 +350,18 @@ impl HostContext<'_> {
         // callers').
         let held = self.memory().view(&self.env).size().0;
         limits.memory_pages = limits.memory_pages.saturating_sub(held);
+        let logged = self.env.data().log_bytes;
+        limits.max_log_bytes = limits.max_log_bytes.saturating_sub(logged);
         let nested = crate::call::Nested { depth: depth + 1, deadline: Some(deadline) };
         let result = runtime.get().call_nested(callee, input, &limits, data, nested);
-        let used = match &result {
-            Ok(o) => o.metrics.fuel_used,
-            Err(e) => e.metrics.as_ref().map_or(0, |m| m.fuel_used),
+        let metrics = match &result {
+            Ok(o) => Some(&o.metrics),
+            Err(e) => e.metrics.as_ref(),
         };
+        let (used, logged) = metrics.map_or((0, 0), |m| (m.fuel_used, m.log_bytes));
+        // The chain shares the log budget: what the callee wrote is the caller's too.
+        let env = self.env.data_mut();
+        env.log_bytes = env.log_bytes.saturating_add(logged);
         if let Some(f) = fuel {
             // Charge the caller; the guest sees its budget shrink by what the callee used.
             f.set(i64::try_from(remaining.saturating_sub(used)).unwrap_or(i64::MAX));

@@ -55,7 +55,7 @@ use std::time::Duration;
 pub use artifact::{ArtifactCache, DirCache, NoCache};
 #[doc(hidden)]
 pub use call::LiveInstance;
-pub use host::{CallerInfo, HostContext, HostError, HostGroup, HostValue};
+pub use host::{CallerInfo, HostContext, HostError, HostGroup, HostValue, LogCharge};
 use semver::Version;
 pub use stack::MIN_HOST_STACK;
 use wasmer::{Engine, FunctionType, Module, Type};
@@ -80,6 +80,9 @@ pub struct CallLimits {
     pub timeout: Duration,
     /// Largest output accepted, in bytes.
     pub max_output_bytes: usize,
+    /// Bytes of log lines the call's host functions may emit on its behalf (the
+    /// standard `log` group drops the lines past it); a chain of module calls shares it.
+    pub max_log_bytes: u64,
     /// How deep module-to-module calls may nest.
     pub max_depth: u32,
 }
@@ -92,6 +95,7 @@ impl Default for CallLimits {
             table_elements: 10_000,
             timeout: Duration::from_secs(5),
             max_output_bytes: 16 << 20,
+            max_log_bytes: 1 << 20,
             max_depth: 8,
         }
     }
@@ -106,6 +110,8 @@ pub struct CallMetrics {
     pub fuel_used: u64,
     /// Linear-memory pages at the end (the peak: memories only grow).
     pub memory_pages: u32,
+    /// Bytes of log lines charged to the call (its module calls' included).
+    pub log_bytes: u64,
 }
 
 /// A successful call.
@@ -300,12 +306,13 @@ pub enum LoadError {
         /// wasmer's message.
         reason: String,
     },
-    /// A function type of the file has the engine identity (a 32-bit hash) of another
-    /// type the process has loaded; the engine cannot tell them apart, so the function
-    /// is not loaded (nothing else is affected).
+    /// The function imports a host function whose type has the engine identity (a
+    /// 32-bit hash) of another host-function type of this runtime's groups (two of the
+    /// embedder's group signatures collide): the engine cannot tell them apart, so the
+    /// function is not loaded.
     #[error(
-        "{module} function `{function}` declares type {signature}, which the engine cannot tell apart from \
-         {owner}, loaded before; it is not loaded"
+        "{module} function `{function}` imports a host function of type {signature}, which the engine cannot \
+         tell apart from {owner}, the type of another of this runtime's host functions; it is not loaded"
     )]
     SignatureCollision {
         /// The module.
@@ -373,6 +380,9 @@ pub(crate) struct Binding {
 pub struct LoadedFunction {
     info: Arc<CallerInfo>,
     module: Module,
+    /// The engine of the module's own that holds its code (`engine::load`); it lives as
+    /// long as any clone of this function.
+    _engine: Engine,
     /// For each import of the module, in order: the binding that satisfies it, or the
     /// `module.name` of an import that is not granted (the call then cannot link).
     imports: Arc<[Result<Binding, String>]>,
@@ -415,7 +425,8 @@ impl fmt::Debug for CallOptions {
 }
 
 struct Inner {
-    engine: Engine,
+    /// The engine of calls' stores on a thread whose own engine is gone (it is exiting).
+    fallback_engine: Engine,
     /// The wasm stack size of this runtime's calls (`None`: wasmer's default).
     stack_bytes: Option<usize>,
     /// Calls of a function on one thread before the thread gets its own copy of the
@@ -425,6 +436,8 @@ struct Inner {
     /// Authenticates the artifacts this runtime compiles (see `artifact`).
     artifact_key: [u8; 32],
     groups: HashMap<(String, u32), Arc<dyn HostGroup>>,
+    /// The groups' function types, and which of them collide.
+    host_types: signatures::HostTypes,
     limits: CallLimits,
 }
 
@@ -541,11 +554,18 @@ impl RuntimeBuilder {
             .collect::<HashMap<_, _>>();
         Runtime {
             inner: Arc::new(Inner {
-                engine: engine::shared_engine(self.stack_bytes),
+                fallback_engine: engine::headless(self.stack_bytes),
                 stack_bytes: self.stack_bytes,
                 copy_after: self.copy_after,
                 identity: engine::identity(),
                 artifact_key: self.artifact_key.unwrap_or_else(random_key),
+                host_types: signatures::HostTypes::new(
+                    groups
+                        .values()
+                        .flat_map(|g| g.def().functions.iter().map(|f| to_function_type(&f.signature)))
+                        .collect::<Vec<_>>()
+                        .iter(),
+                ),
                 groups,
                 limits: self.limits,
             }),
@@ -576,6 +596,13 @@ fn to_wasmer(t: &ValType) -> Type {
     }
 }
 
+fn to_function_type(sig: &wasmod_host_abi::Signature) -> FunctionType {
+    FunctionType::new(
+        sig.params.iter().map(to_wasmer).collect::<Vec<_>>(),
+        sig.results.iter().map(to_wasmer).collect::<Vec<_>>(),
+    )
+}
+
 impl Runtime {
     /// A builder.
     pub fn builder() -> RuntimeBuilder {
@@ -592,10 +619,12 @@ impl Runtime {
         &self.inner.limits
     }
 
-    /// The cache key of a function's artifact: a hash of the engine identity, the wasm
-    /// bytes and the entry point (the artifact keeps only the exports a call of that
-    /// entry uses, so two functions whose files are identical get different artifacts).
-    pub fn artifact_key(&self, wasm: &[u8], function: &str) -> String {
+    /// The key a function's artifact is cached under (in an [`ArtifactCache`]): a hash
+    /// of the engine identity, the wasm bytes and the entry point (the artifact keeps
+    /// only the exports a call of that entry uses, so two functions whose files are
+    /// identical get different artifacts). Not to be confused with the secret
+    /// [`RuntimeBuilder::artifact_key`].
+    pub fn cache_key(&self, wasm: &[u8], function: &str) -> String {
         self.key_of(&compiled_input_hash(wasm, function))
     }
 
@@ -647,19 +676,11 @@ impl Runtime {
         let load_err =
             |reason: String| LoadError::Load { module: module_name.clone(), function: function.to_owned(), reason };
 
-        // Every type of the file claims its engine identity before any engine sees it: a
-        // type that collides with one loaded before would make wasmer panic.
-        let types = signatures::file_types(wasm).map_err(load_err)?;
-        signatures::claim(&types).map_err(|c| LoadError::SignatureCollision {
-            module: module_name.clone(),
-            function: function.to_owned(),
-            signature: c.signature.to_string(),
-            owner: c.owner.to_string(),
-        })?;
         let deserialize = |payload: &[u8]| {
             // SAFETY: callers pass a payload whose envelope was verified against this
-            // engine's identity and these wasm bytes.
-            std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { engine::load(&self.inner.engine, payload) }))
+            // engine's identity and these wasm bytes. A panic can poison only the
+            // module's own engine, which goes with it.
+            std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { engine::load(payload, self.inner.stack_bytes) }))
                 .unwrap_or_else(|panic| {
                     Err(format!("the engine panicked while loading: {}", call::panic_text(panic.as_ref())))
                 })
@@ -681,7 +702,7 @@ impl Runtime {
                 Err(stale) => source = ArtifactSource::CompiledReplacing { reason: format!("{stale:?}") },
             }
         }
-        let module = match module {
+        let engine::OwnedModule { module, engine } = match module {
             Some(m) => m,
             None => {
                 let sealed = self.compile(package, function)?;
@@ -720,15 +741,14 @@ impl Runtime {
                 imports.push(not_granted());
                 continue;
             };
-            let sig = &def.functions[index].signature;
-            imports.push(Ok(Binding {
-                group: implementation.clone(),
-                index,
-                ty: FunctionType::new(
-                    sig.params.iter().map(to_wasmer).collect::<Vec<_>>(),
-                    sig.results.iter().map(to_wasmer).collect::<Vec<_>>(),
-                ),
-            }));
+            let ty = to_function_type(&def.functions[index].signature);
+            self.inner.host_types.check(&ty).map_err(|c| LoadError::SignatureCollision {
+                module: module_name.clone(),
+                function: function.to_owned(),
+                signature: c.signature.to_string(),
+                owner: c.owner.to_string(),
+            })?;
+            imports.push(Ok(Binding { group: implementation.clone(), index, ty }));
         }
         Ok(LoadedFunction {
             info: Arc::new(CallerInfo {
@@ -738,6 +758,7 @@ impl Runtime {
                 grants: grants.to_vec().into(),
             }),
             module,
+            _engine: engine,
             imports: imports.into(),
             source,
             code: Arc::default(),

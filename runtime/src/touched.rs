@@ -17,8 +17,8 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
-use std::sync::OnceLock;
+use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 /// What to do with a range of pages to make it read as zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,31 +62,66 @@ const PAGE_IS_PRESENT: u64 = 1 << 3;
 const PAGE_IS_SWAPPED: u64 = 1 << 4;
 const PAGE_IS_PFNZERO: u64 = 1 << 5;
 
-/// `/proc/self/pagemap`, if this kernel answers `PAGEMAP_SCAN` on it.
-fn pagemap() -> Option<&'static File> {
-    static PAGEMAP: OnceLock<Option<File>> = OnceLock::new();
-    PAGEMAP
-        .get_or_init(|| {
-            let file = File::open("/proc/self/pagemap").ok()?;
-            // Probe with an empty range: kernels without the ioctl answer ENOTTY.
-            let mut arg = PmScanArg { size: size_of::<PmScanArg>() as u64, ..Default::default() };
-            let mut probe = [PageRegion::default(); 1];
-            arg.vec = probe.as_mut_ptr() as u64;
-            arg.vec_len = 1;
-            arg.category_anyof_mask = PAGE_IS_PRESENT;
-            arg.return_mask = PAGE_IS_PRESENT;
-            // SAFETY: a valid fd, and `arg` and `probe` outlive the call.
-            let rc = unsafe { libc::ioctl(file.as_raw_fd(), PAGEMAP_SCAN, &mut arg) };
-            (rc >= 0).then_some(file)
-        })
-        .as_ref()
+/// The file descriptor of `/proc/self/pagemap` once opened and found to answer
+/// `PAGEMAP_SCAN`; [`UNKNOWN`] before, [`UNSUPPORTED`] where the kernel lacks it.
+static PAGEMAP: AtomicI32 = AtomicI32::new(UNKNOWN);
+const UNKNOWN: i32 = -1;
+const UNSUPPORTED: i32 = -2;
+
+/// In a child after `fork`: the inherited descriptor still reads the *parent's* page
+/// tables (the kernel binds an open pagemap to the address space that opened it), so it
+/// must not be used; the child opens its own.
+extern "C" fn forget_pagemap_after_fork() {
+    let fd = PAGEMAP.swap(UNKNOWN, Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: our own descriptor; `close` is async-signal-safe, as a child of a
+        // multi-threaded fork requires.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// `/proc/self/pagemap` of this process, if this kernel answers `PAGEMAP_SCAN` on it.
+fn pagemap() -> Option<RawFd> {
+    match PAGEMAP.load(Ordering::Acquire) {
+        UNSUPPORTED => return None,
+        UNKNOWN => {}
+        fd => return Some(fd),
+    }
+    static AT_FORK: std::sync::Once = std::sync::Once::new();
+    // SAFETY: registers a handler that only swaps an atomic and closes a descriptor.
+    AT_FORK.call_once(|| unsafe {
+        libc::pthread_atfork(None, None, Some(forget_pagemap_after_fork));
+    });
+    let opened = File::open("/proc/self/pagemap").ok().filter(|file| {
+        // Probe with an empty range: kernels without the ioctl answer ENOTTY.
+        let mut arg = PmScanArg { size: size_of::<PmScanArg>() as u64, ..Default::default() };
+        let mut probe = [PageRegion::default(); 1];
+        arg.vec = probe.as_mut_ptr() as u64;
+        arg.vec_len = 1;
+        arg.category_anyof_mask = PAGE_IS_PRESENT;
+        arg.return_mask = PAGE_IS_PRESENT;
+        // SAFETY: a valid fd, and `arg` and `probe` outlive the call.
+        unsafe { libc::ioctl(file.as_raw_fd(), PAGEMAP_SCAN, &mut arg) >= 0 }
+    });
+    let fd = opened.map_or(UNSUPPORTED, IntoRawFd::into_raw_fd);
+    match PAGEMAP.compare_exchange(UNKNOWN, fd, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => (fd >= 0).then_some(fd),
+        Err(theirs) => {
+            // Another thread got there first: keep its answer.
+            if fd >= 0 {
+                // SAFETY: the descriptor opened above, used by nobody.
+                unsafe { libc::close(fd) };
+            }
+            (theirs >= 0).then_some(theirs)
+        }
+    }
 }
 
 /// How the pages that may hold data are found.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Method {
-    /// `PAGEMAP_SCAN` on `/proc/self/pagemap`.
-    PagemapScan(&'static File),
+    /// `PAGEMAP_SCAN` on `/proc/self/pagemap` (its descriptor).
+    PagemapScan(RawFd),
     /// `mincore`, discarding what is not resident.
     Mincore,
 }
@@ -107,13 +142,13 @@ impl Method {
         work: &mut dyn FnMut(usize, usize, Work),
     ) -> io::Result<()> {
         match self {
-            Method::PagemapScan(file) => scan(file, base, len, work),
+            Method::PagemapScan(fd) => scan(fd, base, len, work),
             Method::Mincore => by_mincore(base, len, work),
         }
     }
 }
 
-fn scan(file: &File, base: *mut u8, len: usize, work: &mut dyn FnMut(usize, usize, Work)) -> io::Result<()> {
+fn scan(fd: RawFd, base: *mut u8, len: usize, work: &mut dyn FnMut(usize, usize, Work)) -> io::Result<()> {
     let start = base as u64;
     let end = start + len as u64;
     let mut regions = [PageRegion::default(); 32];
@@ -132,9 +167,9 @@ fn scan(file: &File, base: *mut u8, len: usize, work: &mut dyn FnMut(usize, usiz
             return_mask: PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
             ..Default::default()
         };
-        // SAFETY: a valid fd; `arg` and `regions` outlive the call, and `vec_len` is
-        // the length of `regions`.
-        let found = unsafe { libc::ioctl(file.as_raw_fd(), PAGEMAP_SCAN, &mut arg) };
+        // SAFETY: an open pagemap descriptor of this process; `arg` and `regions` outlive
+        // the call, and `vec_len` is the length of `regions`.
+        let found = unsafe { libc::ioctl(fd, PAGEMAP_SCAN, &mut arg) };
         if found < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -242,10 +277,54 @@ pub(crate) mod tests {
         assert_eq!(clear, [(0, 1), (5, 7), (10, 11), (63, 64)]);
         let discard: Vec<_> = mincore.iter().filter(|r| r.2 == Work::Discard).map(|r| (r.0, r.1)).collect();
         assert_eq!(discard, [(1, 5), (7, 10), (11, 63)], "every other range is discarded");
-        if let Some(file) = pagemap() {
-            let found = ranges(&m, Method::PagemapScan(file));
+        if let Some(fd) = pagemap() {
+            let found = ranges(&m, Method::PagemapScan(fd));
             assert_eq!(found, [(0, 1, Work::Clear), (5, 7, Work::Clear), (63, 64, Work::Clear)]);
         }
+    }
+
+    /// A child made by `fork` scans its own page tables, not its parent's: a page only
+    /// the child wrote is found. (The descriptor it inherits reads the parent's.) Forking
+    /// is safe only in a process with one busy thread, so the test runs itself again,
+    /// alone, in a process of its own.
+    #[test]
+    fn a_forked_child_scans_its_own_pages() {
+        const ALONE: &str = "WASMOD_FORK_TEST_ALONE";
+        if std::env::var_os(ALONE).is_none() {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "touched::tests::a_forked_child_scans_its_own_pages", "--test-threads=1"])
+                .env(ALONE, "1")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return;
+        }
+        let m = Mapping::new(8);
+        let page = os_page();
+        // The parent has its pagemap open before it forks.
+        let before = ranges(&m, Method::best());
+        assert!(before.iter().all(|r| r.2 == Work::Discard), "{before:?}");
+        // SAFETY: this process runs this test only; the child does its work and leaves
+        // with `_exit`.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            // SAFETY: inside the child's copy of the mapping.
+            unsafe { m.0.add(3 * page).write(1) };
+            let found = ranges(&m, Method::best());
+            let ok = found.iter().any(|r| r.2 == Work::Clear && r.0 <= 3 && 3 < r.1);
+            // SAFETY: ends the child without running the parent's destructors.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "the child did not find the page it wrote");
     }
 
     /// Whether the running kernel is 6.7 or later, which has `PAGEMAP_SCAN`.
@@ -264,7 +343,7 @@ pub(crate) mod tests {
     #[test]
     #[allow(clippy::print_stdout, reason = "a test that cannot run says so")]
     fn scans_with_more_ranges_than_one_call_returns_go_on() {
-        let Some(file) = pagemap() else {
+        let Some(fd) = pagemap() else {
             println!("this kernel has no PAGEMAP_SCAN: nothing to scan with (the mincore path is tested above)");
             return;
         };
@@ -274,7 +353,7 @@ pub(crate) mod tests {
             // SAFETY: inside the mapping.
             unsafe { m.0.add(i * page).write(1) };
         }
-        let found: Vec<usize> = ranges(&m, Method::PagemapScan(file)).iter().map(|r| r.0).collect();
+        let found: Vec<usize> = ranges(&m, Method::PagemapScan(fd)).iter().map(|r| r.0).collect();
         assert_eq!(found, (0..200).step_by(2).collect::<Vec<_>>());
     }
 }

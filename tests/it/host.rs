@@ -7,7 +7,7 @@ use wasmod::{AppConfig, ConfigValue, Error, Host, Provenance, Request};
 use wasmod_tests::{package, test_policy};
 
 fn host(dir: &Path) -> Host {
-    Host::builder().store(dir).policy(test_policy()).open().unwrap()
+    Host::builder().store(dir).artifact_key([2; 32]).policy(test_policy()).open().unwrap()
 }
 
 fn install(host: &Host, names: &[&str]) {

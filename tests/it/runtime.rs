@@ -243,7 +243,7 @@ fn tampered_or_truncated_artifacts_are_recompiled() {
     let (rt, _) = runtime();
     let pkg = validated(&package("three"));
     let wasm = pkg.function_bytes("pure").unwrap();
-    let path = cache.path(&rt.artifact_key(wasm, "pure"));
+    let path = cache.path(&rt.cache_key(wasm, "pure"));
 
     assert_eq!(rt.load(&pkg, "pure", &cache).unwrap().source(), &ArtifactSource::CompiledMissing);
     assert_eq!(rt.load(&pkg, "pure", &cache).unwrap().source(), &ArtifactSource::Cache);

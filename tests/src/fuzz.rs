@@ -104,7 +104,8 @@ pub fn call(data: &[u8]) -> Reached {
     let Ok(validated) = wasmod_validator::validate_package(package, &HostPolicy::development()) else {
         return Reached::Rejected;
     };
-    // A fresh runtime per input, so compiled code does not pile up in one engine.
+    // A fresh runtime per input (each load has an engine of its own anyway, and its code
+    // goes with the function).
     let runtime = Runtime::builder().build();
     let function = runtime.load(&validated, "run", &NoCache).expect("validated modules compile");
     let limits = CallLimits {
@@ -113,6 +114,7 @@ pub fn call(data: &[u8]) -> Reached {
         table_elements: 1000,
         timeout: Duration::from_millis(200),
         max_output_bytes: 1 << 20,
+        max_log_bytes: 1 << 16,
         max_depth: 4,
     };
     let options = CallOptions { limits: Some(limits), data: None };

@@ -249,8 +249,10 @@ fn check_files(files: &[(wasm::FunctionContext<'_>, &[u8])], threads: usize) -> 
 pub fn validate_package(package: Package, policy: &HostPolicy) -> Result<ValidatedPackage, Report> {
     let manifest = &package.manifest;
     let mut report = Report { module: Some(manifest.id()), diagnostics: Vec::new() };
-    if let Err(problems) = policy.check() {
-        for p in problems {
+    let mut incoherent = policy.check().err().unwrap_or_default();
+    incoherent.extend(signatures::policy_collisions(policy));
+    if !incoherent.is_empty() {
+        for p in incoherent {
             report.push(Diagnostic::new(
                 Code::PolicyInvalid,
                 Location::Package,

@@ -10,6 +10,8 @@
 //! each fine alone can still collide with each other; the runtime refuses the second
 //! one when it loads, before wasmer sees it.)
 
+use std::collections::HashMap;
+
 use wasmod_host_abi::abi::{ALLOC_SIGNATURE, ENTRY_SIGNATURE, MARKER_SIGNATURE, PANIC_MESSAGE_SIGNATURE};
 use wasmod_host_abi::{HostPolicy, Signature, ValType};
 
@@ -97,29 +99,61 @@ fn host_signatures(policy: &HostPolicy) -> Vec<(String, Signature)> {
     abi.chain(groups).collect()
 }
 
-/// Every type of a file that collides: `(type index, its text, what it collides with)`.
-pub(crate) fn collisions(types: &[Option<FileType>], policy: &HostPolicy) -> Vec<(usize, String, String)> {
-    let host: Vec<FileType> = host_signatures(policy)
+/// The host signatures as the engine identifies them.
+fn host_types(policy: &HostPolicy) -> Vec<FileType> {
+    host_signatures(policy)
         .into_iter()
         .map(|(name, sig)| {
             let params: Vec<u8> = sig.params.iter().map(|t| abi_code(*t)).collect();
             let results: Vec<u8> = sig.results.iter().map(|t| abi_code(*t)).collect();
             FileType { hash: hash_codes(&params, &results), codes: (params, results), text: format!("{name} ({sig})") }
         })
-        .collect();
+        .collect()
+}
+
+/// Every type of a file that collides: `(type index, its text, what it collides with)`.
+/// Linear in the number of types.
+pub(crate) fn collisions(types: &[Option<FileType>], policy: &HostPolicy) -> Vec<(usize, String, String)> {
+    let mut host: HashMap<u32, FileType> = HashMap::new();
+    for sig in host_types(policy) {
+        host.entry(sig.hash).or_insert(sig);
+    }
+    let mut first: HashMap<u32, (usize, &FileType)> = HashMap::new();
     let mut out = Vec::new();
     for (i, ty) in types.iter().enumerate() {
         let Some(ty) = ty else { continue };
-        if let Some(sig) = host.iter().find(|h| h.hash == ty.hash && h.codes != ty.codes) {
+        if let Some(sig) = host.get(&ty.hash).filter(|h| h.codes != ty.codes) {
             out.push((i, ty.text.clone(), sig.text.clone()));
             continue;
         }
-        let earlier = types[..i]
-            .iter()
-            .enumerate()
-            .find_map(|(j, other)| other.as_ref().filter(|o| o.hash == ty.hash && o.codes != ty.codes).map(|o| (j, o)));
-        if let Some((j, other)) = earlier {
-            out.push((i, ty.text.clone(), format!("type {j} of the same file ({})", other.text)));
+        match first.get(&ty.hash) {
+            Some((j, other)) if other.codes != ty.codes => {
+                out.push((i, ty.text.clone(), format!("type {j} of the same file ({})", other.text)));
+            }
+            Some(_) => {}
+            None => {
+                first.insert(ty.hash, (i, ty));
+            }
+        }
+    }
+    out
+}
+
+/// Pairs of the policy's own host signatures (the ABI's and every offered group's) that
+/// the engine cannot tell apart: such a policy is incoherent.
+pub(crate) fn policy_collisions(policy: &HostPolicy) -> Vec<String> {
+    let mut first: HashMap<u32, FileType> = HashMap::new();
+    let mut out = Vec::new();
+    for sig in host_types(policy) {
+        match first.get(&sig.hash) {
+            Some(other) if other.codes != sig.codes => out.push(format!(
+                "{} and {} have the same engine identity (a 32-bit hash): give one of them another signature",
+                other.text, sig.text
+            )),
+            Some(_) => {}
+            None => {
+                first.insert(sig.hash, sig);
+            }
         }
     }
     out
@@ -165,6 +199,28 @@ mod tests {
         let found = collisions(&types, &policy);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].2.starts_with("type 0 of the same file"), "{found:?}");
+    }
+
+    #[test]
+    fn an_embedder_group_whose_signature_collides_with_a_standard_one_makes_the_policy_incoherent() {
+        use std::borrow::Cow;
+        use wasmod_host_abi::{GroupDef, HostFunctionDef};
+        let forged: Vec<ValType> =
+            FORGED.split_whitespace().map(|t| if t == "i64" { ValType::I64 } else { ValType::I32 }).collect();
+        let group = GroupDef {
+            name: Cow::Borrowed("acme.forged"),
+            version: 1,
+            doc: Cow::Borrowed(""),
+            functions: Cow::Owned(vec![HostFunctionDef {
+                name: Cow::Borrowed("f"),
+                signature: Signature { params: forged.into(), results: Vec::new().into() },
+                doc: Cow::Borrowed(""),
+            }]),
+        };
+        assert!(policy_collisions(&HostPolicy::new()).is_empty());
+        let found = policy_collisions(&HostPolicy::new().with_custom_group(group));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("`log.write`") && found[0].contains("`acme.forged.f`"), "{found:?}");
     }
 
     #[test]
