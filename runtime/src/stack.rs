@@ -57,7 +57,8 @@ fn query_stack_low() -> Option<usize> {
         let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0
             && libc::pthread_attr_getguardsize(&attr, &mut guard) == 0;
         libc::pthread_attr_destroy(&mut attr);
-        // glibc reports the guard inside the range it returns for threads it created.
+        // Whether the range includes the guard differs between glibc versions; counting
+        // it out again errs on the safe side (by one guard at most).
         ok.then(|| addr as usize + guard)
     }
 }

@@ -656,16 +656,18 @@ impl wasmod::HostGroup for Recurse {
     }
 }
 
-#[test]
-fn host_functions_that_call_the_runtime_again_stop_at_the_host_stack_limit() {
-    let recurse = std::sync::Arc::new(Recurse { target: OnceLock::new(), frames: Default::default() });
-    let runtime = wasmod_runtime::Runtime::builder().group(recurse.clone()).build();
+/// A runtime with `group` (whose definition is [`RECURSE_DEF`]) and a loaded function
+/// `run` that calls its `again` once.
+fn calling_again(
+    group: std::sync::Arc<dyn wasmod::HostGroup>,
+) -> (wasmod_runtime::Runtime, wasmod_runtime::LoadedFunction) {
+    let runtime = wasmod_runtime::Runtime::builder().group(group).build();
     let wasm = wat(&wasmod_tests::abi_module(
         r#"(import "wasmod:test.recurse@1" "again" (func $again (param i32 i32) (result i64)))"#,
         "(call $again (i32.const 0) (i32.const 0))",
         "",
     ));
-    let manifest = r#"(name: "hostile/recurse", version: "1.0.0", functions: { "run": (implements: "test.run", groups: ["test.recurse"]) })"#;
+    let manifest = r#"(name: "hostile/again", version: "1.0.0", functions: { "run": (implements: "test.run", groups: ["test.recurse"]) })"#;
     let policy = wasmod::HostPolicy::new().with_custom_group(RECURSE_DEF.clone()).with_subsystem(
         "test.run",
         &["test.recurse"],
@@ -674,6 +676,13 @@ fn host_functions_that_call_the_runtime_again_stop_at_the_host_stack_limit() {
     let archive = wasmod_tests::package_from_files(manifest, &[("run.wasm", wasm)]);
     let validated = wasmod_validator::validate_archive(&archive, &policy, &ArchiveLimits::default()).unwrap();
     let function = runtime.load(&validated, "run", &wasmod_runtime::NoCache).unwrap();
+    (runtime, function)
+}
+
+#[test]
+fn host_functions_that_call_the_runtime_again_stop_at_the_host_stack_limit() {
+    let recurse = std::sync::Arc::new(Recurse { target: OnceLock::new(), frames: Default::default() });
+    let (runtime, function) = calling_again(recurse.clone());
     recurse.target.set((runtime.clone(), function.clone())).ok().unwrap();
 
     let stack = 8 << 20;
@@ -720,21 +729,7 @@ impl wasmod::HostGroup for PanickingDef {
 #[test]
 fn a_panic_inside_the_engine_is_an_error_and_the_runtime_stays_usable() {
     let group = std::sync::Arc::new(PanickingDef(Default::default()));
-    let runtime = wasmod_runtime::Runtime::builder().group(group.clone()).build();
-    let wasm = wat(&wasmod_tests::abi_module(
-        r#"(import "wasmod:test.recurse@1" "again" (func $again (param i32 i32) (result i64)))"#,
-        "(call $again (i32.const 0) (i32.const 0))",
-        "",
-    ));
-    let manifest = r#"(name: "hostile/panicky", version: "1.0.0", functions: { "run": (implements: "test.run", groups: ["test.recurse"]) })"#;
-    let policy = wasmod::HostPolicy::new().with_custom_group(RECURSE_DEF.clone()).with_subsystem(
-        "test.run",
-        &["test.recurse"],
-        "",
-    );
-    let archive = wasmod_tests::package_from_files(manifest, &[("run.wasm", wasm)]);
-    let validated = wasmod_validator::validate_archive(&archive, &policy, &ArchiveLimits::default()).unwrap();
-    let function = runtime.load(&validated, "run", &wasmod_runtime::NoCache).unwrap();
+    let (runtime, function) = calling_again(group.clone());
     runtime.call(&function, b"").unwrap();
     group.0.store(true, std::sync::atomic::Ordering::SeqCst);
     let err = runtime.call(&function, b"").unwrap_err();

@@ -552,11 +552,20 @@ const FUZZ_TARGETS: &[(&str, &str, &[&str])] = &[
     // handles wasm traps with its own signal handlers: libFuzzer must leave them.
     ("call", "none", &["-handle_segv=0", "-handle_bus=0", "-handle_ill=0", "-handle_fpe=0", "-rss_limit_mb=8192"]),
     // The same for the hostile chains of `host_survives`, whose own memory bound (4 GiB)
-    // is below libFuzzer's.
+    // is below libFuzzer's. Its inputs are read as a structure, which needs hundreds of
+    // bytes to say much: start at full length rather than grow from 4 bytes.
     (
         "host_survives",
         "none",
-        &["-handle_segv=0", "-handle_bus=0", "-handle_ill=0", "-handle_fpe=0", "-rss_limit_mb=8192"],
+        &[
+            "-handle_segv=0",
+            "-handle_bus=0",
+            "-handle_ill=0",
+            "-handle_fpe=0",
+            "-rss_limit_mb=8192",
+            "-len_control=0",
+            "-max_len=2048",
+        ],
     ),
 ];
 
