@@ -203,6 +203,27 @@ mod tests {
     }
 
     #[test]
+    fn threads_caching_the_same_artifact_at_once_all_succeed_and_leave_it_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DirCache::new(dir.path());
+        let versions: Vec<Vec<u8>> = (0..4u8).map(|t| vec![t; 256 << 10]).collect();
+        std::thread::scope(|s| {
+            for version in &versions {
+                let cache = &cache;
+                s.spawn(move || {
+                    for _ in 0..20 {
+                        cache.put("k", version).expect("a concurrent put fails");
+                    }
+                });
+            }
+        });
+        let stored = cache.get("k").unwrap();
+        assert!(versions.contains(&stored), "the artifact is one writer's, whole");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["k.artifact"], "no temporary file is left");
+    }
+
+    #[test]
     fn dir_cache_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let cache = DirCache::new(dir.path().join("artifacts"));
