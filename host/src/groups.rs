@@ -45,11 +45,25 @@ fn status64(code: i32) -> Result<Option<HostValue>, HostError> {
     Ok(Some(HostValue::I64(i64::from(code))))
 }
 
+/// What a line in the host's log costs against a call's log budget besides its text:
+/// its time, level, target and fields. Charged for every line a guest causes, empty ones
+/// included.
+const LOG_LINE_OVERHEAD: usize = 128;
+
+/// Whether a line of the host's own that a guest caused (a refusal, say) may be written:
+/// it is charged to the call's log budget like the guest's own lines, so a guest cannot
+/// flood the log through refusals either.
+fn may_note(cx: &mut HostContext<'_>) -> bool {
+    cx.charge_log(LOG_LINE_OVERHEAD) == LogCharge::Allowed
+}
+
 /// What a `kv` failure means to the guest: a status, or the end of the call.
-fn kv_failure(what: &str, e: KvError) -> HostError {
+fn kv_failure(cx: &mut HostContext<'_>, what: &str, e: KvError) -> HostError {
     match e {
         KvError::Quota { .. } | KvError::InitBudget { .. } => {
-            tracing::warn!(error = %e, "kv {what} refused");
+            if may_note(cx) {
+                tracing::warn!(error = %e, "kv {what} refused");
+            }
             HostError::Status(status::LIMIT)
         }
         KvError::Busy { .. } => HostError::DeadlineExceeded,
@@ -71,7 +85,7 @@ impl HostGroup for Log {
         let level = arg(args, 0)?;
         let len = arg(args, 2)?.clamp(0, MAX_LOG_BYTES as i32);
         // A call writes at most `CallLimits::max_log_bytes` to the host's log.
-        match cx.charge_log(len as usize) {
+        match cx.charge_log(len as usize + LOG_LINE_OVERHEAD) {
             LogCharge::Allowed => {}
             LogCharge::FirstRefusal => {
                 let caller = cx.caller();
@@ -162,11 +176,17 @@ impl HostGroup for Config {
                 if !state.in_init_of(&caller.module, &caller.function) {
                     return Ok(Some(HostValue::I32(status::DENIED)));
                 }
-                let mut config = state.config.write().map_err(|_| HostError::Trap("config lock poisoned".into()))?;
-                Ok(Some(HostValue::I32(match config.set_from_init(&caller.module, &key, value) {
+                let outcome = state
+                    .config
+                    .write()
+                    .map_err(|_| HostError::Trap("config lock poisoned".into()))?
+                    .set_from_init(&caller.module, &key, value);
+                Ok(Some(HostValue::I32(match outcome {
                     Ok(()) => status::OK,
                     Err(reason) => {
-                        tracing::warn!(module = %caller.module, reason, "config.set refused");
+                        if may_note(cx) {
+                            tracing::warn!(module = %caller.module, reason, "config.set refused");
+                        }
                         status::INVALID
                     }
                 })))
@@ -242,7 +262,7 @@ impl HostGroup for Kv {
         let key = cx.read(key_ptr, key_len)?;
         let deadline = Instant::now() + cx.remaining_time();
         match name {
-            "get" => match state.kv_get(&module, &key).map_err(|e| kv_failure("get", e))? {
+            "get" => match state.kv_get(&module, &key).map_err(|e| kv_failure(cx, "get", e))? {
                 Some(v) => Ok(Some(HostValue::I64(cx.return_bytes(&v)?))),
                 None => status64(status::NOT_FOUND),
             },
@@ -252,14 +272,14 @@ impl HostGroup for Kv {
                     return Ok(Some(HostValue::I32(status::LIMIT)));
                 }
                 let value = cx.read(value_ptr, value_len)?;
-                state.kv_set(&module, &key, Some(value), deadline).map_err(|e| kv_failure("set", e))?;
+                state.kv_set(&module, &key, Some(value), deadline).map_err(|e| kv_failure(cx, "set", e))?;
                 Ok(Some(HostValue::I32(status::OK)))
             }
             "delete" => {
-                let existed = state.kv_set(&module, &key, None, deadline).map_err(|e| kv_failure("delete", e))?;
+                let existed = state.kv_set(&module, &key, None, deadline).map_err(|e| kv_failure(cx, "delete", e))?;
                 Ok(Some(HostValue::I32(i32::from(existed))))
             }
-            "list" => match state.kv_list(&module, &key, MAX_LIST_BYTES).map_err(|e| kv_failure("list", e))? {
+            "list" => match state.kv_list(&module, &key, MAX_LIST_BYTES).map_err(|e| kv_failure(cx, "list", e))? {
                 Some(keys) => {
                     let bytes = wasmod_host_abi::wire::encode(&keys).map_err(|e| HostError::Trap(e.to_string()))?;
                     Ok(Some(HostValue::I64(cx.return_bytes(&bytes)?)))
@@ -285,7 +305,9 @@ impl HostGroup for Modules {
         let function = cx.read_str(arg(args, 2)?, arg(args, 3)?)?;
         let input = cx.read(arg(args, 4)?, arg(args, 5)?)?;
         if !state.depends_on(&caller, &module) {
-            tracing::warn!(caller = %caller, callee = %module, "modules.call refused: not a declared dependency");
+            if may_note(cx) {
+                tracing::warn!(caller = %caller, callee = %module, "modules.call refused: not a declared dependency");
+            }
             return status64(status::DENIED);
         }
         let Some(callee) = state.function(&module, &function) else {
@@ -376,10 +398,12 @@ mod tests {
             active.call_with("t/flood", "run", b"", Some(limits)).unwrap()
         });
         let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-        // 16 KiB lines of zero bytes: six fit in 100,000 bytes, the seventh does not.
+        // 16 KiB lines of zero bytes, each charged with its overhead: six fit in 100,000
+        // bytes, the seventh does not.
+        let line = 16384 + super::LOG_LINE_OVERHEAD as u64;
         assert_eq!(text.matches("\0").count(), 6 * 16384, "guest bytes in the log");
         assert_eq!(text.matches("log budget is spent").count(), 1, "{}", &text[text.len().saturating_sub(400)..]);
-        assert_eq!(outcome.metrics.log_bytes, 7 * 16384);
+        assert_eq!(outcome.metrics.log_bytes, 7 * line);
     }
 
     /// A guest's `kv.set` waits for the database's write lock no longer than the call's

@@ -155,8 +155,25 @@ impl Drop for GateGuard<'_> {
 
 #[derive(Debug)]
 pub(crate) struct Kv {
-    db: Database,
+    /// `None` only while the value is dropped (see `Drop`).
+    db: Option<Database>,
     gate: WriteGate,
+    /// Where [`Kv::shared`] registered it, if it did.
+    registered: Option<PathBuf>,
+}
+
+/// The databases hosts of this process have open ([`Kv::shared`]). An entry whose value
+/// is gone is one being closed: it leaves only once redb has let go of the file.
+static OPEN: Mutex<Vec<(PathBuf, Weak<Kv>)>> = Mutex::new(Vec::new());
+
+impl Drop for Kv {
+    fn drop(&mut self) {
+        // Close the database (redb releases the file's lock), then say so.
+        drop(self.db.take());
+        if let Some(path) = &self.registered {
+            OPEN.lock().unwrap_or_else(|p| p.into_inner()).retain(|(p, kv)| p != path || kv.strong_count() > 0);
+        }
+    }
 }
 
 fn open_db(path: &Path) -> Result<Database, KvError> {
@@ -215,50 +232,51 @@ impl Kv {
         }
         let db = open_db(path)?;
         init(&db)?;
-        Ok(Kv { db, gate: WriteGate::default() })
+        Ok(Kv { db: Some(db), gate: WriteGate::default(), registered: None })
+    }
+
+    fn db(&self) -> &Database {
+        self.db.as_ref().expect("the database is open until the value is dropped")
     }
 
     /// The database at `path`, opened by [`Kv::open`] unless a host of this process has
-    /// it open already: then that one, shared.
+    /// it open already: then that one, shared. If one is being closed just now, waits
+    /// (up to a second) for redb to let go of the file rather than report it in use.
     pub(crate) fn shared(path: &Path, scratch: &Path) -> Result<Arc<Kv>, KvError> {
-        static OPEN: Mutex<Vec<(PathBuf, Weak<Kv>)>> = Mutex::new(Vec::new());
-        let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
         let canonical = path.parent().and_then(|d| d.canonicalize().ok()).zip(path.file_name()).map(|(d, f)| d.join(f));
-        let closing = open.iter().any(|(p, kv)| Some(p) == canonical.as_ref() && kv.strong_count() == 0);
-        open.retain(|(_, kv)| kv.strong_count() > 0);
-        if let Some(canonical) = &canonical
-            && let Some(kv) = open.iter().find(|(p, _)| p == canonical).and_then(|(_, kv)| kv.upgrade())
-        {
-            return Ok(kv);
-        }
-        // A host of this process may be closing the database just now: its last handle
-        // is gone, but redb releases the file's lock only at the end of the drop. Wait
-        // for that rather than report the database in use.
-        let mut tries = 0;
-        let kv = loop {
-            match Kv::open(path, scratch) {
-                Err(KvError::InUse) if tries < 50 && closing => {
-                    tries += 1;
-                    std::thread::sleep(Duration::from_millis(10));
+        for _ in 0..100 {
+            {
+                let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
+                let entry = canonical.as_ref().and_then(|c| open.iter().find(|(p, _)| p == c));
+                match entry.map(|(_, kv)| kv.upgrade()) {
+                    Some(Some(kv)) => return Ok(kv),
+                    // Being closed: wait below, without the lock.
+                    Some(None) => {}
+                    None => {
+                        let mut kv = Kv::open(path, scratch)?;
+                        kv.registered = canonical.clone();
+                        let kv = Arc::new(kv);
+                        if let Some(c) = canonical {
+                            open.push((c, Arc::downgrade(&kv)));
+                        }
+                        return Ok(kv);
+                    }
                 }
-                other => break Arc::new(other?),
             }
-        };
-        if let Some(canonical) = canonical {
-            open.push((canonical, Arc::downgrade(&kv)));
+            std::thread::sleep(Duration::from_millis(10));
         }
-        Ok(kv)
+        Err(KvError::InUse)
     }
 
     pub(crate) fn get(&self, module: &str, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
-        let tx = self.db.begin_read().map_err(kv)?;
+        let tx = self.db().begin_read().map_err(kv)?;
         let table = tx.open_table(TABLE).map_err(kv)?;
         Ok(table.get((module, key)).map_err(kv)?.map(|v| v.value().to_vec()))
     }
 
     /// What `module` keeps: `(bytes, keys)`.
     pub(crate) fn usage(&self, module: &str) -> Result<(u64, u64), KvError> {
-        let tx = self.db.begin_read().map_err(kv)?;
+        let tx = self.db().begin_read().map_err(kv)?;
         let table = tx.open_table(USAGE).map_err(kv)?;
         Ok(table.get(module).map_err(kv)?.map_or((0, 0), |v| v.value()))
     }
@@ -266,7 +284,7 @@ impl Kv {
     /// The keys of `module` starting with `prefix`, in byte order; `None` if they come
     /// to more than `max_bytes`.
     pub(crate) fn list(&self, module: &str, prefix: &[u8], max_bytes: usize) -> Result<Option<Vec<Vec<u8>>>, KvError> {
-        let tx = self.db.begin_read().map_err(kv)?;
+        let tx = self.db().begin_read().map_err(kv)?;
         let table = tx.open_table(TABLE).map_err(kv)?;
         let mut keys = Vec::new();
         let mut bytes = 0;
@@ -291,7 +309,7 @@ impl Kv {
     /// `writes` order.
     pub(crate) fn apply(&self, writes: &Writes, limits: &KvLimits, deadline: Instant) -> Result<Vec<bool>, KvError> {
         let _gate = self.gate.enter(deadline)?;
-        let tx = self.db.begin_write().map_err(kv)?;
+        let tx = self.db().begin_write().map_err(kv)?;
         let mut existed = Vec::with_capacity(writes.len());
         {
             let mut table = tx.open_table(TABLE).map_err(kv)?;
@@ -341,7 +359,7 @@ impl Kv {
     /// Deletes every key of `module`; returns how many there were.
     pub(crate) fn purge(&self, module: &str, deadline: Instant) -> Result<u64, KvError> {
         let _gate = self.gate.enter(deadline)?;
-        let tx = self.db.begin_write().map_err(kv)?;
+        let tx = self.db().begin_write().map_err(kv)?;
         let removed = {
             let mut table = tx.open_table(TABLE).map_err(kv)?;
             let keys: Vec<Vec<u8>> = {

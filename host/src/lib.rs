@@ -493,7 +493,8 @@ impl Host {
     /// *name*: every version shares it and it outlives uninstalls, so that upgrades and
     /// reinstalls keep their data, and whoever installs a module under that name later
     /// sees it. Remove it when a name is retired. Refused while any version of the
-    /// module is installed. Returns how many keys were deleted.
+    /// module is installed; activations made before its uninstall still serve and may
+    /// write again, so purge once they are gone. Returns how many keys were deleted.
     pub fn purge_kv(&self, module: &ModuleName) -> Result<u64, Error> {
         let kv = self.kv()?;
         let _guard = self.inner.write_lock.write().unwrap_or_else(|p| p.into_inner());
@@ -617,9 +618,20 @@ impl Host {
                 },
             })?;
         }
-        // Every hook succeeded: the activation's kv writes become real, in one transaction.
+        // Every hook succeeded: the activation's kv writes become real, in one
+        // transaction, unless a module they belong to was uninstalled meanwhile (its data
+        // may have been purged since; nothing is written then).
         let phase = state.init.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(phase) = phase {
+        if let Some(phase) = phase
+            && !phase.overlay.is_empty()
+        {
+            let _lock = self.inner.store.read_lock()?;
+            let installed = self.listing()?.installed;
+            for (module, _) in phase.overlay.keys() {
+                if !installed.iter().any(|m| m.manifest.name.as_str() == module) {
+                    return Err(Error::NotInstalled { module: module.clone() });
+                }
+            }
             kv.apply(&phase.overlay, &self.inner.policy.kv, Instant::now() + HOST_WRITE_WAIT)?;
         }
         Ok(activation)

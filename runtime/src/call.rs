@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use wasmer::{Extern, Function, FunctionEnv, FunctionEnvMut, Instance, RuntimeError, Store, TypedFunction, Value};
+use wasmer::{
+    Extern, Function, FunctionEnv, FunctionEnvMut, Instance, Module, RuntimeError, Store, TypedFunction, Value,
+};
 use wasmer_types::TrapCode;
 use wasmod_host_abi::ValType;
 use wasmod_host_abi::abi::{ALLOC_EXPORT, EntryResult, MEMORY_EXPORT, PANIC_MESSAGE_EXPORT, Region};
@@ -184,15 +186,27 @@ impl Runtime {
         result
     }
 
-    /// A fresh store and instance with the granted imports, fuel set, and the exports a
-    /// call needs.
+    /// The code a call of `f` on this thread instantiates: the thread's own copy once it
+    /// has one (`copies`), else the shared module. A copy's code lives in a thread-local
+    /// table of this thread, so only calls that end on this thread may use it.
+    fn module_for_this_call(&self, f: &LoadedFunction) -> Module {
+        match self.inner.copy_after {
+            Some(after) => crate::copies::module_for_this_thread(&f.code, &f.module, self.inner.stack_bytes, after),
+            None => f.module.clone(),
+        }
+    }
+
+    /// A fresh store and instance of `module` (`f`'s code) with the granted imports, fuel
+    /// set, and the exports a call needs.
     ///
     /// # Safety
     /// The store refers to `self` and `f` without owning them: the returned value must be
-    /// dropped while both are still borrowed.
+    /// dropped while both are still borrowed. `module`'s code must stay loaded for as long
+    /// as the returned value lives (its engine must outlive it).
     unsafe fn instantiate(
         &self,
         f: &LoadedFunction,
+        module: &Module,
         limits: &CallLimits,
         data: Option<Arc<dyn Any + Send + Sync>>,
         depth: u32,
@@ -242,11 +256,7 @@ impl Runtime {
                 (Ok(_), None) => unreachable!("an environment exists whenever there are imports"),
             }
         }
-        let module = match self.inner.copy_after {
-            Some(after) => crate::copies::module_for_this_thread(&f.code, &f.module, stack_bytes, after),
-            None => f.module.clone(),
-        };
-        let instance = Instance::new_by_index(&mut store, &module, &externs).map_err(|e| link(&e))?;
+        let instance = Instance::new_by_index(&mut store, module, &externs).map_err(|e| link(&e))?;
         let exports = &instance.exports;
         // SAFETY: `fuel` is kept next to the store, which owns the globals, and dropped
         // with it (`Instantiated`).
@@ -283,7 +293,7 @@ impl Runtime {
         // SAFETY: the store is dropped at the end of this function, while `self` and `f`
         // are borrowed.
         let Instantiated { mut store, instance, env, fuel, fuel_start, memory, alloc, entry } =
-            unsafe { self.instantiate(f, limits, data, nested.depth, deadline) }?;
+            unsafe { self.instantiate(f, &self.module_for_this_call(f), limits, data, nested.depth, deadline) }?;
 
         // The watchdog zeroes the fuel global when the deadline passes.
         // SAFETY: the global lives in the instance, which the store keeps alive until the
@@ -457,8 +467,11 @@ impl Runtime {
         let deadline = Instant::now() + Duration::from_secs(3600 * 24 * 365);
         let runtime = Box::new(self.clone());
         let function = Box::new(f.clone());
-        // SAFETY: both live in boxes that `LiveInstance` drops after the store.
-        let inner = unsafe { runtime.instantiate(&function, &limits, None, 0, deadline) }?;
+        // SAFETY: both live in boxes that `LiveInstance` drops after the store, and the
+        // function's own engine (in the box) holds the shared module's code.
+        // The shared module, never this thread's copy: a live instance may move to another
+        // thread and outlive this one (and with it the copy's code).
+        let inner = unsafe { runtime.instantiate(&function, &function.module, &limits, None, 0, deadline) }?;
         Ok(LiveInstance { inner, max_output: limits.max_output_bytes, _runtime: runtime, _function: function })
     }
 }

@@ -117,12 +117,16 @@ pub(crate) fn module_for_this_thread(
     found.ok().flatten().unwrap_or_else(|| shared.clone())
 }
 
-/// The shared module loaded again, into an engine of its own for this thread.
+/// The shared module loaded again, into an engine of its own for this thread. A panic
+/// in wasmer is a failure like any other (the thread keeps the shared module).
 fn copy(shared: &Module, stack_bytes: Option<usize>) -> Result<crate::engine::OwnedModule, String> {
-    let bytes = shared.serialize().map_err(|e| e.to_string())?;
-    // SAFETY: the bytes are what wasmer serialized from a module this process loaded
-    // (after verifying its artifact), for an engine of the same configuration.
-    unsafe { crate::engine::load(&bytes, stack_bytes) }
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let bytes = shared.serialize().map_err(|e| e.to_string())?;
+        // SAFETY: the bytes are what wasmer serialized from a module this process loaded
+        // (after verifying its artifact), for an engine of the same configuration.
+        unsafe { crate::engine::load(&bytes, stack_bytes) }
+    }))
+    .unwrap_or_else(|panic| Err(format!("the engine panicked: {}", crate::call::panic_text(panic.as_ref()))))
 }
 
 /// How many functions have a copy on this thread (for tests).

@@ -93,8 +93,8 @@ pub(crate) const WASMER_VERSION: &str = "7.4.2";
 /// part of the engine identity, so artifacts compiled another way are recompiled.
 const COMPILE_VERSION: u32 = 4;
 
-/// Memory and table creation for the shared engine: static-style memories from the
-/// pool, everything else as wasmer does it.
+/// Memory and table creation for every engine: static-style memories from the
+/// pool, tables bounded by the call's limit, everything else as wasmer does it.
 pub(crate) struct PoolTunables {
     vmconfig: VMConfig,
 }

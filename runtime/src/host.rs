@@ -267,7 +267,9 @@ impl HostContext<'_> {
     pub fn charge_log(&mut self, bytes: usize) -> LogCharge {
         let env = self.env.data_mut();
         let limit = env.limits.max_log_bytes;
-        if env.log_bytes > limit {
+        // Spent already: by this call, or by its callers (then its budget is 0, and they
+        // said so).
+        if env.log_bytes > limit || limit == 0 {
             return LogCharge::Refused;
         }
         env.log_bytes = env.log_bytes.saturating_add(bytes as u64);

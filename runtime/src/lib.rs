@@ -373,9 +373,9 @@ pub(crate) struct Binding {
     ty: FunctionType,
 }
 
-/// A function ready to call: compiled, loaded into the shared engine, its granted
-/// imports resolved. Cheap to clone; keep it rather than loading again (every load adds
-/// code to the engine).
+/// A function ready to call: compiled, loaded into an engine of its own, its granted
+/// imports resolved. Cheap to clone; keep it rather than loading again (every load
+/// holds its own copy of the code, freed when the last clone goes).
 #[derive(Clone)]
 pub struct LoadedFunction {
     info: Arc<CallerInfo>,

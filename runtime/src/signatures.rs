@@ -10,11 +10,15 @@
 //! with an ABI or host-group signature (`engine` says how the engines are laid out). What
 //! does meet is the host-function types of a thread's engine: every store on a thread
 //! registers there the types of the host functions its module imports, which are the
-//! signatures of the runtime's groups. Two groups of an embedder's with colliding
-//! signatures would make the second link panic, so the runtime finds such pairs when it
-//! is built, and a function importing one of them does not load.
+//! signatures of the runtime's groups, and of every other runtime's that calls on that
+//! thread. Two groups of an embedder's with colliding signatures would make the second
+//! link panic, so each runtime, when it is built, finds the pairs among its own group
+//! types and those of the runtimes built before it in the process (a process-wide table
+//! of host-function types, which only embedders' code adds to), and a function
+//! importing one of them does not load.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use wasmer::FunctionType;
 
@@ -35,20 +39,23 @@ pub(crate) struct HostTypes {
 }
 
 impl HostTypes {
-    /// The identities among `types` (every function of every group) that two different
-    /// types share.
+    /// The identities among `types` (every function of every group of a runtime being
+    /// built) that two different types share, counting the host-function types of the
+    /// runtimes built before in this process; `types` join those.
     pub(crate) fn new<'a>(types: impl IntoIterator<Item = &'a FunctionType>) -> HostTypes {
-        let mut first: HashMap<u32, &FunctionType> = HashMap::new();
+        static PROCESS: Mutex<Option<HashMap<u32, FunctionType>>> = Mutex::new(None);
+        let mut process = PROCESS.lock().unwrap_or_else(|p| p.into_inner());
+        let first = process.get_or_insert_with(HashMap::new);
         let mut collisions = HashMap::new();
         for ty in types {
             let hash = ty.signature_hash();
             match first.get(&hash) {
-                Some(owner) if *owner != ty => {
-                    collisions.entry(hash).or_insert_with(|| ((*owner).clone(), ty.clone()));
+                Some(owner) if owner != ty => {
+                    collisions.entry(hash).or_insert_with(|| (owner.clone(), ty.clone()));
                 }
                 Some(_) => {}
                 None => {
-                    first.insert(hash, ty);
+                    first.insert(hash, ty.clone());
                 }
             }
         }
@@ -82,16 +89,20 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn only_colliding_host_types_are_refused() {
+    fn only_colliding_host_types_are_refused_within_a_runtime_and_across_runtimes() {
         let log_write = FunctionType::new(vec![Type::I32; 3], vec![]);
         let forged = forged_log_write();
         assert_eq!(forged.signature_hash(), log_write.signature_hash());
         let bytes_call = FunctionType::new(vec![Type::I32; 2], vec![Type::I64]);
         let types = HostTypes::new([&log_write, &bytes_call, &bytes_call, &forged]);
         assert_eq!(types.check(&forged), Err(Collision { signature: forged.clone(), owner: log_write.clone() }));
-        assert_eq!(types.check(&log_write), Err(Collision { signature: log_write.clone(), owner: forged }));
+        assert_eq!(types.check(&log_write), Err(Collision { signature: log_write.clone(), owner: forged.clone() }));
         assert_eq!(types.check(&bytes_call), Ok(()), "the same type twice is no collision");
+        // A later runtime with the ordinary type alone is fine; one with the forged type
+        // alone collides with the earlier runtimes' `log_write` (their stores may share a
+        // thread's engine).
         assert_eq!(HostTypes::new([&log_write, &bytes_call]).check(&log_write), Ok(()));
+        assert_eq!(HostTypes::new([&forged]).check(&forged), Err(Collision { signature: forged, owner: log_write }));
     }
 
     #[test]

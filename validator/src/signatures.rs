@@ -6,9 +6,10 @@
 //! panics while holding its locks. CRC is affine, so a type with the hash of, say,
 //! `log.write`'s signature takes a few lines of linear algebra to find. The validator
 //! refuses such a file at install: a type whose hash equals that of an ABI or host-group
-//! signature it is not, or of another type in the same file. (Two packages that are
-//! each fine alone can still collide with each other; the runtime refuses the second
-//! one when it loads, before wasmer sees it.)
+//! signature it is not, or of another type in the same file, and a policy whose own
+//! signatures collide. (Two packages that are each fine alone can still collide with
+//! each other: the runtime loads every module into an engine of its own, so their types
+//! never meet.)
 
 use std::collections::HashMap;
 
