@@ -740,6 +740,29 @@ fn a_panic_inside_the_engine_is_an_error_and_the_runtime_stays_usable() {
     runtime.call(&function, b"").unwrap();
 }
 
+/// A module whose `run` calls `run` of `callee` through `modules.call` (the callee's name
+/// at 0, "run" at 32, a bump allocator from 4096) and then runs `after`, which finds the
+/// call's result in `$r`.
+fn caller_of(callee: &str, pages: u32, after: &str) -> Vec<u8> {
+    wat(&format!(
+        r#"(module
+        (import "wasmod:modules@1" "call" (func $call (param i32 i32 i32 i32 i32 i32) (result i64)))
+        (memory (export "memory") {pages})
+        (data (i32.const 0) "{callee}")
+        (data (i32.const 32) "run")
+        (global $heap (mut i32) (i32.const 4096))
+        (func (export "__wasmod_abi_v1"))
+        (func (export "wasmod_alloc") (param $n i32) (result i32)
+          (local $p i32) (local.set $p (global.get $heap))
+          (global.set $heap (i32.add (global.get $heap) (local.get $n))) (local.get $p))
+        (func (export "run") (param i32 i32) (result i64)
+          (local $r i64)
+          (local.set $r (call $call (i32.const 0) (i32.const {len}) (i32.const 32) (i32.const 3) (i32.const 0) (i32.const 0)))
+          {after}))"#,
+        len = callee.len()
+    ))
+}
+
 /// A callee traps and its panic-message reader loops: the fuel the reader burns is
 /// charged along the chain, so the caller, which has nothing left, stops out of fuel.
 /// (Each callee's trap used to buy a million units of fuel nobody was charged for.)
@@ -754,20 +777,8 @@ fn a_callees_panic_reader_is_charged_to_the_chain() {
     let manifest =
         r#"(name: "hostile/reader-callee", version: "1.0.0", functions: { "run": (implements: "test.run") })"#;
     host.install(&wasmod_tests::package_from_files(manifest, &[("run.wasm", callee)])).unwrap();
-    let caller = wat(r#"(module
-        (import "wasmod:modules@1" "call" (func $call (param i32 i32 i32 i32 i32 i32) (result i64)))
-        (memory (export "memory") 1)
-        (data (i32.const 0) "hostile/reader-callee")
-        (data (i32.const 32) "run")
-        (global $heap (mut i32) (i32.const 4096))
-        (func (export "__wasmod_abi_v1"))
-        (func (export "wasmod_alloc") (param $n i32) (result i32)
-          (local $p i32) (local.set $p (global.get $heap))
-          (global.set $heap (i32.add (global.get $heap) (local.get $n))) (local.get $p))
-        (func (export "run") (param i32 i32) (result i64)
-          (drop (call $call (i32.const 0) (i32.const 21) (i32.const 32) (i32.const 3) (i32.const 0) (i32.const 0)))
-          ;; the callee failed; with fuel left, this returns normally
-          i64.const 0))"#);
+    // The callee failed; with fuel left, the caller returns normally.
+    let caller = caller_of("hostile/reader-callee", 1, "i64.const 0");
     let manifest = r#"(name: "hostile/reader-caller", version: "1.0.0", dependencies: { "hostile/reader-callee": "*" }, functions: { "run": (implements: "test.run", groups: ["modules"]) })"#;
     host.install(&wasmod_tests::package_from_files(manifest, &[("run.wasm", caller)])).unwrap();
     let active = host.activate(&[Request::parse("hostile/reader-caller", None).unwrap()], &AppConfig::new()).unwrap();
@@ -865,23 +876,14 @@ fn a_chain_of_module_calls_shares_one_memory_limit() {
     host.install(&wasmod_tests::package_from_files(manifest, &[("run.wasm", callee)])).unwrap();
     // The caller holds 8 pages and returns what the callee returned (the envelope's
     // bytes after its status byte).
-    let caller = wat(r#"(module
-        (import "wasmod:modules@1" "call" (func $call (param i32 i32 i32 i32 i32 i32) (result i64)))
-        (memory (export "memory") 8)
-        (data (i32.const 0) "hostile/grower")
-        (data (i32.const 32) "run")
-        (global $heap (mut i32) (i32.const 4096))
-        (func (export "__wasmod_abi_v1"))
-        (func (export "wasmod_alloc") (param $n i32) (result i32)
-          (local $p i32) (local.set $p (global.get $heap))
-          (global.set $heap (i32.add (global.get $heap) (local.get $n))) (local.get $p))
-        (func (export "run") (param i32 i32) (result i64)
-          (local $r i64)
-          (local.set $r (call $call (i32.const 0) (i32.const 14) (i32.const 32) (i32.const 3) (i32.const 0) (i32.const 0)))
-          (if (i64.lt_s (local.get $r) (i64.const 0)) (then unreachable))
-          (if (i32.ne (i32.load8_u (i32.wrap_i64 (local.get $r))) (i32.const 0)) (then unreachable))
-          ;; the region less its first byte
-          (i64.add (i64.sub (local.get $r) (i64.const 0x100000000)) (i64.const 1))))"#);
+    let caller = caller_of(
+        "hostile/grower",
+        8,
+        "(if (i64.lt_s (local.get $r) (i64.const 0)) (then unreachable))
+         (if (i32.ne (i32.load8_u (i32.wrap_i64 (local.get $r))) (i32.const 0)) (then unreachable))
+         ;; the region less its first byte
+         (i64.add (i64.sub (local.get $r) (i64.const 0x100000000)) (i64.const 1))",
+    );
     let manifest = r#"(name: "hostile/holder", version: "1.0.0", dependencies: { "hostile/grower": "*" }, functions: { "run": (implements: "test.run", groups: ["modules"]) })"#;
     host.install(&wasmod_tests::package_from_files(manifest, &[("run.wasm", caller)])).unwrap();
     let active = host.activate(&[Request::parse("hostile/holder", None).unwrap()], &AppConfig::new()).unwrap();
