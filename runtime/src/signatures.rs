@@ -76,14 +76,14 @@ impl HostTypes {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use wasmer::Type;
 
     use super::*;
 
     /// 32 parameters chosen to hash like `(i32, i32, i32) -> ()`, found the way an
     /// attacker would: CRC is affine, so it is one linear system over GF(2).
-    pub(crate) fn forged_log_write() -> FunctionType {
+    fn forged_log_write() -> FunctionType {
         let bits = [1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 1, 0, 1, 1, 0];
         FunctionType::new(bits.map(|b| if b == 1 { Type::I64 } else { Type::I32 }).to_vec(), vec![])
     }

@@ -221,14 +221,14 @@ fn by_mincore(base: *mut u8, len: usize, work: &mut dyn FnMut(usize, usize, Work
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     /// An anonymous private mapping of `pages` pages for a test, unmapped on drop.
-    pub(crate) struct Mapping(pub *mut u8, pub usize);
+    struct Mapping(*mut u8, usize);
 
     impl Mapping {
-        pub(crate) fn new(pages: usize) -> Mapping {
+        fn new(pages: usize) -> Mapping {
             let len = pages * os_page();
             // SAFETY: a fresh anonymous mapping.
             let p = unsafe {
