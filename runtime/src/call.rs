@@ -5,7 +5,6 @@ use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmer::{
@@ -15,9 +14,10 @@ use wasmer_types::TrapCode;
 use wasmod_host_abi::ValType;
 use wasmod_host_abi::abi::{ALLOC_EXPORT, EntryResult, MEMORY_EXPORT, PANIC_MESSAGE_EXPORT, Region};
 
-use crate::host::{Borrowed, CallEnv, HostContext, HostError, HostValue};
-use crate::pool;
-use crate::watchdog::Watch;
+use crate::host::{CallEnv, HostContext, HostError, HostValue};
+use crate::vm::fuel::Fuel;
+use crate::vm::pool;
+use crate::vm::watchdog::Watch;
 use crate::{CallError, CallLimits, CallMetrics, CallOutcome, ErrorKind, LoadedFunction, Runtime};
 
 /// The most fuel reading a panic message after a trap may use (of what the call has left).
@@ -62,16 +62,15 @@ fn matches_type(v: HostValue, t: ValType) -> bool {
     )
 }
 
-/// Builds the wasmer host function for import `import` of `function`.
-fn host_function(
-    store: &mut Store,
-    env: &FunctionEnv<CallEnv>,
-    function: Borrowed<LoadedFunction>,
-    import: usize,
-    ty: &wasmer::FunctionType,
-) -> Function {
+/// Builds the wasmer host function for import `import` of the function a store serves.
+/// It finds the group and the caller through the store's environment, so a warm
+/// instance's host functions serve every call of it.
+fn host_function(store: &mut Store, env: &FunctionEnv<CallEnv>, import: usize, ty: &wasmer::FunctionType) -> Function {
     Function::new_with_env(store, env, ty.clone(), move |mut env: FunctionEnvMut<'_, CallEnv>, args: &[Value]| {
-        let Ok(binding) = &function.get().imports[import] else {
+        let f = env.data().function;
+        // SAFETY: guest code runs only during a call, which keeps its function alive.
+        let f = unsafe { f.get() };
+        let Ok(binding) = &f.imports[import] else {
             unreachable!("only granted imports get a host function");
         };
         let (group, index) = (&binding.group, binding.index);
@@ -127,6 +126,17 @@ fn host_function(
     })
 }
 
+/// What one call is: who runs what, under which limits, with which data. It reaches a
+/// store's environment ([`CallEnv`]) when the call starts.
+pub(crate) struct PerCall<'a> {
+    pub runtime: &'a Runtime,
+    pub function: &'a LoadedFunction,
+    pub limits: &'a CallLimits,
+    pub data: Option<Arc<dyn Any + Send + Sync>>,
+    pub depth: u32,
+    pub deadline: Instant,
+}
+
 impl Runtime {
     pub(crate) fn call_nested(
         &self,
@@ -139,8 +149,8 @@ impl Runtime {
         if nested.depth > limits.max_depth {
             return Err(CallError::new(f, ErrorKind::DepthLimit { limit: limits.max_depth }, None));
         }
-        if let Some(left) = crate::stack::remaining()
-            && left < crate::stack::MIN_HOST_STACK
+        if let Some(left) = crate::vm::stack::remaining()
+            && left < crate::vm::stack::MIN_HOST_STACK
         {
             return Err(CallError::new(f, ErrorKind::HostStackLimit { remaining_bytes: left }, None));
         }
@@ -158,10 +168,11 @@ impl Runtime {
         let started = Instant::now();
         // No panic leaves a call, wherever in wasmer it starts: the call is abandoned, and
         // the thread's engine, which a panic may have left with a poisoned lock, is
-        // replaced before the next call.
+        // replaced before the next call (and so are its warm instances).
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| self.run(f, input, limits, data, nested, started)))
             .unwrap_or_else(|panic| {
-                crate::engine::discard_thread_engine();
+                crate::vm::engine::discard_thread_engine();
+                crate::warm::discard_this_thread();
                 let message = format!("the engine panicked: {}", panic_text(panic.as_ref()));
                 Err(CallError::new(f, ErrorKind::Internal { message }, None))
             });
@@ -191,64 +202,35 @@ impl Runtime {
     /// table of this thread, so only calls that end on this thread may use it.
     fn module_for_this_call(&self, f: &LoadedFunction) -> Module {
         match self.inner.copy_after {
-            Some(after) => crate::copies::module_for_this_thread(&f.code, &f.module, self.inner.stack_bytes, after),
+            Some(after) => crate::vm::copies::module_for_this_thread(&f.code, &f.module, self.inner.stack_bytes, after),
             None => f.module.clone(),
         }
     }
 
-    /// A fresh store and instance of `module` (`f`'s code) with the granted imports, fuel
-    /// set, and the exports a call needs.
+    /// A fresh store and instance of `module` (`call.function`'s code) with the granted
+    /// imports, fuel set, and the exports a call needs.
     ///
     /// # Safety
-    /// The store refers to `self` and `f` without owning them: the returned value must be
-    /// dropped while both are still borrowed. `module`'s code must stay loaded for as long
-    /// as the returned value lives (its engine must outlive it).
-    unsafe fn instantiate(
-        &self,
-        f: &LoadedFunction,
-        module: &Module,
-        limits: &CallLimits,
-        data: Option<Arc<dyn Any + Send + Sync>>,
-        depth: u32,
-        deadline: Instant,
-    ) -> Result<Instantiated, CallError> {
+    /// The store refers to `call.runtime` and `call.function` without owning them: they
+    /// must outlive the call (see [`CallEnv::begin`]). `module`'s code must stay loaded
+    /// for as long as the returned value lives (its engine must outlive it).
+    pub(crate) unsafe fn instantiate(&self, module: &Module, call: PerCall<'_>) -> Result<Instantiated, CallError> {
+        let f = call.function;
         let link = |e: &dyn std::fmt::Display| CallError::new(f, ErrorKind::Link { reason: e.to_string() }, None);
         let stack_bytes = self.inner.stack_bytes;
-        let mut store =
-            Store::new(crate::engine::thread_engine(stack_bytes).unwrap_or_else(|| self.inner.fallback_engine.clone()));
+        let fuel_start = i64::try_from(call.limits.fuel).unwrap_or(i64::MAX);
+        let mut store = Store::new(
+            crate::vm::engine::thread_engine(stack_bytes).unwrap_or_else(|| self.inner.fallback_engine.clone()),
+        );
         // Host functions need the per-call environment; a function without imports
         // does without it.
-        let env = (!f.imports.is_empty()).then(|| {
-            FunctionEnv::new(
-                &mut store,
-                CallEnv {
-                    // SAFETY: the caller drops the store before `self` and `f` go.
-                    runtime: unsafe { Borrowed::new(self) },
-                    // SAFETY: as above.
-                    function: unsafe { Borrowed::new(f) },
-                    memory: None,
-                    alloc: None,
-                    fuel: None,
-                    limits: *limits,
-                    deadline,
-                    depth,
-                    data,
-                    host_trap: None,
-                    guest_fault: None,
-                    deadline_passed: false,
-                    in_callback: false,
-                    reentrant: None,
-                    log_bytes: 0,
-                },
-            )
-        });
+        // SAFETY: the caller's contract.
+        let env = (!f.imports.is_empty()).then(|| FunctionEnv::new(&mut store, unsafe { CallEnv::new(call) }));
         let mut externs = Vec::with_capacity(f.imports.len());
         for (index, import) in f.imports.iter().enumerate() {
             match (import, &env) {
                 (Ok(binding), Some(env)) => {
-                    // SAFETY: as above; the host function lives in the store.
-                    let function = unsafe { Borrowed::new(f) };
-                    externs.push(Extern::Function(host_function(&mut store, env, function, index, &binding.ty)));
+                    externs.push(Extern::Function(host_function(&mut store, env, index, &binding.ty)));
                 }
                 (Err(name), _) => {
                     return Err(link(&format!("import `{name}` is not granted to this function, so it cannot link")));
@@ -256,13 +238,14 @@ impl Runtime {
                 (Ok(_), None) => unreachable!("an environment exists whenever there are imports"),
             }
         }
+        pool::forget_created();
         let instance = Instance::new_by_index(&mut store, module, &externs).map_err(|e| link(&e))?;
+        let created = pool::take_created();
         let exports = &instance.exports;
         // SAFETY: `fuel` is kept next to the store, which owns the globals, and dropped
         // with it (`Instantiated`).
         let fuel = unsafe { Fuel::find(&mut store) }
             .ok_or_else(|| link(&"the metering globals of the instance were not found"))?;
-        let fuel_start = i64::try_from(limits.fuel).unwrap_or(i64::MAX);
         fuel.set(fuel_start);
         let memory = exports.get_memory(MEMORY_EXPORT).map_err(|e| link(&e))?.clone();
         let alloc: TypedFunction<i32, i32> = exports.get_typed_function(&store, ALLOC_EXPORT).map_err(|e| link(&e))?;
@@ -274,7 +257,7 @@ impl Runtime {
             env.alloc = Some(alloc.clone());
             env.fuel = Some(fuel);
         }
-        Ok(Instantiated { store, instance, env, fuel, fuel_start, memory, alloc, entry })
+        Ok(Instantiated { store, instance, env, fuel, fuel_start, memory, alloc, entry, created })
     }
 
     fn run(
@@ -286,18 +269,79 @@ impl Runtime {
         nested: Nested,
         started: Instant,
     ) -> Result<CallOutcome, CallError> {
-        let fail = |kind: ErrorKind, metrics: Option<CallMetrics>| Err(CallError::new(f, kind, metrics));
         // A timeout too long to represent is no deadline at all (about 136 years).
         let own = started.checked_add(limits.timeout).unwrap_or_else(|| started + Duration::from_secs(u32::MAX.into()));
         let deadline = nested.deadline.map_or(own, |outer| outer.min(own));
+        let call = PerCall { runtime: self, function: f, limits, data, depth: nested.depth, deadline };
+        // A warm instance serves the call if the file is resettable and its instance fits
+        // the call's limits; otherwise the fresh path reports what does not fit.
+        if self.inner.warm_instances
+            && let Some(reset) = f.reset
+            && reset.min_pages <= limits.memory_pages
+            && reset.table_elements <= limits.table_elements
+        {
+            return self.run_warm(call, input, started);
+        }
         // SAFETY: the store is dropped at the end of this function, while `self` and `f`
         // are borrowed.
-        let Instantiated { mut store, instance, env, fuel, fuel_start, memory, alloc, entry } =
-            unsafe { self.instantiate(f, &self.module_for_this_call(f), limits, data, nested.depth, deadline) }?;
+        let mut fresh = unsafe { self.instantiate(&self.module_for_this_call(f), call) }?;
+        self.call_in(&mut fresh, f, input, limits, deadline, started).0
+    }
+
+    /// A call in this thread's warm instance of `f` (made now if there is none, or if the
+    /// one there is in use by a call further up this thread's stack, which then keeps it),
+    /// reset after the call and kept only if the guest returned normally.
+    fn run_warm(&self, call: PerCall<'_>, input: &[u8], started: Instant) -> Result<CallOutcome, CallError> {
+        let (f, limits, deadline) = (call.function, call.limits, call.deadline);
+        let mut warm = match crate::warm::take(f, self.inner.stack_bytes) {
+            Some(mut warm) => {
+                // SAFETY: `self` and `f` are borrowed until this call ends; the warm
+                // instance is reset (`end`) or dropped before this function returns.
+                unsafe { warm.begin(call) };
+                warm
+            }
+            // SAFETY: as above; the function's own engine, which the warm instance keeps,
+            // holds the shared module's code.
+            None => {
+                match crate::warm::Warm::new(unsafe { self.instantiate(&f.module, call) }?, f, self.inner.stack_bytes) {
+                    Ok(warm) => warm,
+                    // Could not take its image: this call runs in it as a fresh instance.
+                    Err(mut fresh) => return self.call_in(&mut fresh, f, input, limits, deadline, started).0,
+                }
+            }
+        };
+        let (result, clean) = self.call_in(warm.instance(), f, input, limits, deadline, started);
+        if clean {
+            match warm.reset() {
+                Ok(()) => crate::warm::put(f, warm),
+                Err(e) => tracing::debug!(error = %e, "a warm instance could not be reset; it is dropped"),
+            }
+        }
+        result
+    }
+
+    /// Runs the call in `inst`: input in, entry point, output out, every failure
+    /// classified. Also says whether the guest returned normally, without a trap, a
+    /// timeout or running out of fuel (only then may a warm instance be reused).
+    fn call_in(
+        &self,
+        inst: &mut Instantiated,
+        f: &LoadedFunction,
+        input: &[u8],
+        limits: &CallLimits,
+        deadline: Instant,
+        started: Instant,
+    ) -> (Result<CallOutcome, CallError>, bool) {
+        let fail = |kind: ErrorKind, metrics: Option<CallMetrics>| Err(CallError::new(f, kind, metrics));
+        let Instantiated { store, instance, env, fuel, memory, alloc, entry, .. } = inst;
+        let fuel = *fuel;
+        // The fuel of this call (a warm instance was made for an earlier one).
+        let fuel_start = i64::try_from(limits.fuel).unwrap_or(i64::MAX);
+        fuel.set(fuel_start);
 
         // The watchdog zeroes the fuel global when the deadline passes.
-        // SAFETY: the global lives in the instance, which the store keeps alive until the
-        // end of this function; `watch` is dropped explicitly before that.
+        // SAFETY: the global lives in the instance, which outlives this function; `watch`
+        // is finished before it returns.
         let watch = unsafe { Watch::register(deadline, fuel.remaining_ptr()) };
 
         let outcome = (|| -> Result<Vec<u8>, Failure> {
@@ -307,25 +351,25 @@ impl Runtime {
                 let len = i32::try_from(input.len()).map_err(|_| {
                     Failure::Boundary(ErrorKind::BadPointer { reason: "input larger than 2 GiB".into() })
                 })?;
-                let ptr = guest_callback(&mut store, env.as_ref(), |store| alloc.call(store, len))?;
+                let ptr = guest_callback(store, env.as_ref(), |store| alloc.call(store, len))?;
                 if ptr == 0 {
                     return Err(Failure::Boundary(ErrorKind::BadPointer {
                         reason: format!("wasmod_alloc({len}) returned 0"),
                     }));
                 }
-                if !copy_in(&memory.view(&store), u64::from(ptr as u32), input) {
+                if !copy_in(&memory.view(store), u64::from(ptr as u32), input) {
                     return Err(Failure::Boundary(ErrorKind::BadPointer {
                         reason: format!("wasmod_alloc({len}) returned {ptr:#x}, outside memory"),
                     }));
                 }
                 (ptr, len)
             };
-            let word = entry.call(&mut store, ptr, len)?;
+            let word = entry.call(store, ptr, len)?;
             let (region, is_err) = match EntryResult::unpack(word) {
                 EntryResult::Ok(r) => (r, false),
                 EntryResult::Err(r) => (r, true),
             };
-            let bytes = read_region(&store, &memory, region, limits.max_output_bytes).map_err(Failure::Boundary)?;
+            let bytes = read_region(store, memory, region, limits.max_output_bytes).map_err(Failure::Boundary)?;
             if is_err { Err(Failure::GuestError(String::from_utf8_lossy(&bytes).into_owned())) } else { Ok(bytes) }
         })();
         // Out of fuel, or stopped by the watchdog, which zeroes the fuel: known before the
@@ -335,7 +379,7 @@ impl Runtime {
         // the call's deadline, on what is left of its fuel, with host imports disabled.
         let panic = match &outcome {
             Err(Failure::Wasm(e)) if !exhausted && e.clone().to_trap() == Some(TrapCode::UnreachableCodeReached) => {
-                panic_message(&mut store, env.as_ref(), &instance, fuel, &memory)
+                panic_message(store, env.as_ref(), instance, fuel, memory)
             }
             _ => None,
         };
@@ -345,21 +389,28 @@ impl Runtime {
         let metrics = CallMetrics {
             wall: started.elapsed(),
             fuel_used: (fuel_start - remaining.max(0)).max(0) as u64,
-            memory_pages: memory.view(&store).size().0,
-            log_bytes: env.as_ref().map_or(0, |env| env.as_ref(&store).log_bytes),
-        };
-        let error = match outcome {
-            Ok(output) => return Ok(CallOutcome { output, metrics }),
-            Err(Failure::GuestError(message)) => return fail(ErrorKind::GuestError { message }, Some(metrics)),
-            Err(Failure::Boundary(kind)) => return fail(kind, Some(metrics)),
-            Err(Failure::Wasm(e)) => e,
+            memory_pages: memory.view(store).size().0,
+            log_bytes: env.as_ref().map_or(0, |env| env.as_ref(store).log_bytes),
         };
         let (deadline_passed, host_trap, guest_fault, reentrant) = match &env {
             Some(env) => {
-                let state = env.as_mut(&mut store);
+                let state = env.as_mut(store);
                 (state.deadline_passed, state.host_trap.take(), state.guest_fault.take(), state.reentrant.take())
             }
             None => (false, None, None, None),
+        };
+        let clean = !(exhausted || timed_out || deadline_passed)
+            && host_trap.is_none()
+            && guest_fault.is_none()
+            && reentrant.is_none()
+            && !matches!(outcome, Err(Failure::Wasm(_)));
+        let error = match outcome {
+            Ok(output) => return (Ok(CallOutcome { output, metrics }), clean),
+            Err(Failure::GuestError(message)) => {
+                return (fail(ErrorKind::GuestError { message }, Some(metrics)), clean);
+            }
+            Err(Failure::Boundary(kind)) => return (fail(kind, Some(metrics)), clean),
+            Err(Failure::Wasm(e)) => e,
         };
         let kind = if timed_out || deadline_passed {
             ErrorKind::DeadlineExceeded { timeout: limits.timeout }
@@ -380,7 +431,7 @@ impl Runtime {
                 Some(code) => ErrorKind::Trap { message: code.to_string() },
             }
         };
-        fail(kind, Some(metrics))
+        (fail(kind, Some(metrics)), clean)
     }
 }
 
@@ -407,16 +458,18 @@ pub(crate) fn panic_text(panic: &(dyn Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".into())
 }
 
-/// A fresh instance, ready for one call.
-struct Instantiated {
-    store: Store,
-    instance: Instance,
-    env: Option<FunctionEnv<CallEnv>>,
-    fuel: Fuel,
-    fuel_start: i64,
-    memory: wasmer::Memory,
-    alloc: TypedFunction<i32, i32>,
-    entry: TypedFunction<(i32, i32), i64>,
+/// An instance, ready for calls: its store, what a call uses of it, and the pooled
+/// memory the engine made for it (`None` if it has none of its own).
+pub(crate) struct Instantiated {
+    pub store: Store,
+    pub instance: Instance,
+    pub env: Option<FunctionEnv<CallEnv>>,
+    pub fuel: Fuel,
+    pub fuel_start: i64,
+    pub memory: wasmer::Memory,
+    pub alloc: TypedFunction<i32, i32>,
+    pub entry: TypedFunction<(i32, i32), i64>,
+    pub created: Option<NonNull<crate::vm::pool::PooledMemory>>,
 }
 
 /// An instance kept alive across calls. The product never does this (every call gets a
@@ -471,7 +524,8 @@ impl Runtime {
         // function's own engine (in the box) holds the shared module's code.
         // The shared module, never this thread's copy: a live instance may move to another
         // thread and outlive this one (and with it the copy's code).
-        let inner = unsafe { runtime.instantiate(&function, &function.module, &limits, None, 0, deadline) }?;
+        let call = PerCall { runtime: &runtime, function: &function, limits: &limits, data: None, depth: 0, deadline };
+        let inner = unsafe { runtime.instantiate(&function.module, call) }?;
         Ok(LiveInstance { inner, max_output: limits.max_output_bytes, _runtime: runtime, _function: function })
     }
 }
@@ -562,65 +616,4 @@ fn panic_message(
     read_region(store, memory, region, MAX_PANIC_MESSAGE as usize)
         .ok()
         .map(|b| String::from_utf8_lossy(&b).into_owned())
-}
-
-/// The two metering globals of one instance, by address: the remaining points (which
-/// the watchdog also writes) and the "exhausted" flag. They are not exported (see
-/// `engine::CallExportsOnly`); metering appends them after the module's own globals,
-/// so in a call's fresh store they are its last two globals.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Fuel {
-    remaining: NonNull<i64>,
-    exhausted: NonNull<i32>,
-}
-
-// SAFETY: the pointers refer to globals of one call's store; they are used only on the
-// thread running that call (and by the watchdog, through atomics) while the store lives.
-unsafe impl Send for Fuel {}
-// SAFETY: as above.
-unsafe impl Sync for Fuel {}
-
-impl Fuel {
-    /// Finds the metering globals of the only instance in `store`, checking their types.
-    ///
-    /// # Safety
-    /// The result must not be used after `store` is dropped.
-    unsafe fn find(store: &mut Store) -> Option<Fuel> {
-        use wasmer::AsStoreMut;
-        use wasmer_types::{Mutability, Type};
-        let mut store = store.as_store_mut();
-        let globals = store.objects_mut().as_sys().iter_globals().as_slice();
-        let [.., remaining, exhausted] = globals else { return None };
-        let is = |g: &wasmer_vm::VMGlobal, ty: Type| g.ty().ty == ty && g.ty().mutability == Mutability::Var;
-        if !is(remaining, Type::I64) || !is(exhausted, Type::I32) {
-            return None;
-        }
-        // The value sits at the start of a global's definition (wasmer aligns it to 16).
-        Some(Fuel { remaining: remaining.vmglobal().cast(), exhausted: exhausted.vmglobal().cast() })
-    }
-
-    fn atomic(&self) -> &AtomicI64 {
-        // SAFETY: a live, aligned i64 global (see `find`); the watchdog writes it atomically.
-        unsafe { AtomicI64::from_ptr(self.remaining.as_ptr()) }
-    }
-
-    /// Points left (negative once a metering check failed).
-    pub(crate) fn get(&self) -> i64 {
-        self.atomic().load(Ordering::SeqCst)
-    }
-
-    pub(crate) fn set(&self, points: i64) {
-        self.atomic().store(points, Ordering::SeqCst);
-    }
-
-    /// Whether a metering check ran out of points.
-    fn exhausted(&self) -> bool {
-        // SAFETY: a live i32 global (see `find`), written only by the guest, which is not
-        // running now.
-        unsafe { self.exhausted.as_ptr().read() != 0 }
-    }
-
-    fn remaining_ptr(&self) -> *mut i64 {
-        self.remaining.as_ptr()
-    }
 }

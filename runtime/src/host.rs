@@ -3,7 +3,6 @@
 
 use std::any::Any;
 use std::fmt;
-use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,6 +13,7 @@ use wasmod_host_abi::{GroupDef, HostFunctionDef};
 use wasmod_manifest::ModuleName;
 use wasmod_validator::Grant;
 
+use crate::vm::borrowed::Borrowed;
 use crate::{CallError, CallLimits, LoadedFunction, Runtime};
 
 /// A wasm value crossing into or out of a host function.
@@ -131,46 +131,17 @@ pub struct CallerInfo {
     pub grants: Arc<[Grant]>,
 }
 
-/// A shared reference that a call's store carries without a lifetime: the runtime and
-/// the function being called. Holding these instead of clones keeps reference counts
-/// that every thread shares out of the per-call path.
-pub(crate) struct Borrowed<T>(NonNull<T>);
-
-impl<T> Clone for Borrowed<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<T> Copy for Borrowed<T> {}
-
-// SAFETY: only shared references are ever made from it, and `T` is `Sync`.
-unsafe impl<T: Sync> Send for Borrowed<T> {}
-// SAFETY: as above.
-unsafe impl<T: Sync> Sync for Borrowed<T> {}
-
-impl<T> Borrowed<T> {
-    /// # Safety
-    /// `value` must outlive every use of the pointer: the runtime keeps it only in a
-    /// call's store (and the closures of its host functions), and the store is dropped
-    /// while the caller still borrows `value`.
-    pub(crate) unsafe fn new(value: &T) -> Self {
-        Borrowed(NonNull::from(value))
-    }
-
-    pub(crate) fn get(&self) -> &T {
-        // SAFETY: valid for as long as the store that holds `self` (see `new`).
-        unsafe { self.0.as_ref() }
-    }
-}
-
-/// Per-call state, owned by the store of the call.
+/// The environment of a store's host functions. Its fields are per call: a fresh
+/// instance gets a new one, a warm instance has it set again at the start of every call
+/// ([`CallEnv::begin`]) and the embedder's data dropped at its end ([`CallEnv::end`]).
+/// Between calls of a warm instance `runtime` and `function` may dangle; nothing reads
+/// them then (no guest code runs).
 pub(crate) struct CallEnv {
     pub runtime: Borrowed<Runtime>,
     pub function: Borrowed<LoadedFunction>,
     pub memory: Option<Memory>,
     pub alloc: Option<TypedFunction<i32, i32>>,
-    pub fuel: Option<crate::call::Fuel>,
+    pub fuel: Option<crate::vm::fuel::Fuel>,
     pub limits: CallLimits,
     pub deadline: Instant,
     pub depth: u32,
@@ -189,6 +160,52 @@ pub(crate) struct CallEnv {
     pub reentrant: Option<String>,
     /// Bytes of log lines charged so far ([`HostContext::charge_log`]).
     pub log_bytes: u64,
+}
+
+impl CallEnv {
+    /// The environment of a call's fresh store (its memory, allocator and fuel are set
+    /// once the instance exists).
+    ///
+    /// # Safety
+    /// As [`CallEnv::begin`].
+    pub(crate) unsafe fn new(call: crate::call::PerCall<'_>) -> CallEnv {
+        CallEnv {
+            // SAFETY: the caller's contract.
+            runtime: unsafe { Borrowed::new(call.runtime) },
+            // SAFETY: the caller's contract.
+            function: unsafe { Borrowed::new(call.function) },
+            memory: None,
+            alloc: None,
+            fuel: None,
+            limits: *call.limits,
+            deadline: call.deadline,
+            depth: call.depth,
+            data: call.data,
+            host_trap: None,
+            guest_fault: None,
+            deadline_passed: false,
+            in_callback: false,
+            reentrant: None,
+            log_bytes: 0,
+        }
+    }
+
+    /// Makes the environment that of a new call (a warm instance's next call): every
+    /// per-call field as [`CallEnv::new`] sets it.
+    ///
+    /// # Safety
+    /// `call.runtime` and `call.function` must stay alive until the call ends: until
+    /// [`CallEnv::end`], or until the store is dropped.
+    pub(crate) unsafe fn begin(&mut self, call: crate::call::PerCall<'_>) {
+        let (memory, alloc, fuel) = (self.memory.take(), self.alloc.take(), self.fuel);
+        // SAFETY: the caller's contract.
+        *self = CallEnv { memory, alloc, fuel, ..unsafe { CallEnv::new(call) } };
+    }
+
+    /// Ends a call of a warm instance: the embedder's per-call data goes with it.
+    pub(crate) fn end(&mut self) {
+        self.data = None;
+    }
 }
 
 /// The answer of [`HostContext::charge_log`].
@@ -223,7 +240,8 @@ impl fmt::Debug for HostContext<'_> {
 impl HostContext<'_> {
     /// The calling module function.
     pub fn caller(&self) -> &CallerInfo {
-        self.env.data().function.get().info()
+        // SAFETY: a host function runs during a call, which keeps its function alive.
+        unsafe { self.env.data().function.get() }.info()
     }
 
     /// The host function being run.
@@ -355,7 +373,8 @@ impl HostContext<'_> {
         let logged = self.env.data().log_bytes;
         limits.max_log_bytes = limits.max_log_bytes.saturating_sub(logged);
         let nested = crate::call::Nested { depth: depth + 1, deadline: Some(deadline) };
-        let result = runtime.get().call_nested(callee, input, &limits, data, nested);
+        // SAFETY: a host function runs during a call, which keeps its runtime alive.
+        let result = unsafe { runtime.get() }.call_nested(callee, input, &limits, data, nested);
         let metrics = match &result {
             Ok(o) => Some(&o.metrics),
             Err(e) => e.metrics.as_ref(),

@@ -34,16 +34,10 @@
 
 mod artifact;
 mod call;
-mod copies;
-mod engine;
 mod host;
-#[cfg(test)]
-mod pageout_tests;
-mod pool;
-mod signatures;
-mod stack;
-mod touched;
-mod watchdog;
+mod resettable;
+mod vm;
+mod warm;
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
@@ -57,7 +51,8 @@ pub use artifact::{ArtifactCache, DirCache, NoCache};
 pub use call::LiveInstance;
 pub use host::{CallerInfo, HostContext, HostError, HostGroup, HostValue, LogCharge};
 use semver::Version;
-pub use stack::MIN_HOST_STACK;
+pub use vm::stack::MIN_HOST_STACK;
+use vm::{copies, engine, signatures, stack};
 use wasmer::{Engine, FunctionType, Module, Type};
 use wasmod_host_abi::ValType;
 use wasmod_host_abi::groups::parse_import_module;
@@ -387,8 +382,10 @@ pub struct LoadedFunction {
     /// `module.name` of an import that is not granted (the call then cannot link).
     imports: Arc<[Result<Binding, String>]>,
     source: ArtifactSource,
-    /// Names this load of the code for per-thread copies.
+    /// Names this load of the code for per-thread copies and warm instances.
     code: Arc<copies::CodeId>,
+    /// What a warm instance of the file needs, if the file can have one (`resettable`).
+    reset: Option<resettable::Resettable>,
 }
 
 impl LoadedFunction {
@@ -432,6 +429,8 @@ struct Inner {
     /// Calls of a function on one thread before the thread gets its own copy of the
     /// code (`None`: never).
     copy_after: Option<u32>,
+    /// Whether calls of resettable functions reuse a warm instance (`warm`).
+    warm_instances: bool,
     identity: String,
     /// Authenticates the artifacts this runtime compiles (see `artifact`).
     artifact_key: [u8; 32],
@@ -470,7 +469,20 @@ pub struct RuntimeBuilder {
     limits: CallLimits,
     stack_bytes: Option<usize>,
     copy_after: Option<u32>,
+    warm_instances: bool,
     artifact_key: Option<[u8; 32]>,
+}
+
+/// The environment variable that turns warm instances off for every runtime whose
+/// builder does not say otherwise ([`RuntimeBuilder::warm_instances`]): `0`, `off`,
+/// `false` or `no`. The test suite runs once with it set, once without.
+pub const WARM_INSTANCES_ENV: &str = "WASMOD_WARM_INSTANCES";
+
+fn warm_instances_by_default() -> bool {
+    !matches!(
+        std::env::var(WARM_INSTANCES_ENV).map(|v| v.to_ascii_lowercase()).as_deref(),
+        Ok("0" | "off" | "false" | "no")
+    )
 }
 
 impl Default for RuntimeBuilder {
@@ -480,6 +492,7 @@ impl Default for RuntimeBuilder {
             limits: CallLimits::default(),
             stack_bytes: None,
             copy_after: Some(copies::COPY_AFTER),
+            warm_instances: warm_instances_by_default(),
             artifact_key: None,
         }
     }
@@ -492,6 +505,7 @@ impl fmt::Debug for RuntimeBuilder {
             .field("limits", &self.limits)
             .field("stack_bytes", &self.stack_bytes)
             .field("per_thread_code", &self.copy_after)
+            .field("warm_instances", &self.warm_instances)
             .field("artifact_key", &self.artifact_key.map(|_| "(set)"))
             .finish()
     }
@@ -531,6 +545,17 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Whether calls reuse a warm instance per function and thread, reset after each
+    /// call to exactly the state a fresh instance has (ADR 0010); on by default, unless
+    /// [`WARM_INSTANCES_ENV`] says `off`. A call observes the same state either way: a
+    /// file whose state cannot be reset (one that changes tables or drops segments)
+    /// always gets a fresh instance, and so does a call whose limits its instance does
+    /// not fit. Off, every call instantiates afresh.
+    pub fn warm_instances(mut self, on: bool) -> Self {
+        self.warm_instances = on;
+        self
+    }
+
     /// The key that authenticates compiled artifacts: a runtime loads only artifacts
     /// sealed under its own key, so whoever can write an [`ArtifactCache`] cannot make it
     /// run code it did not compile. Keep the key where artifacts are not (an embedder's
@@ -557,6 +582,7 @@ impl RuntimeBuilder {
                 fallback_engine: engine::headless(self.stack_bytes),
                 stack_bytes: self.stack_bytes,
                 copy_after: self.copy_after,
+                warm_instances: self.warm_instances,
                 identity: engine::identity(),
                 artifact_key: self.artifact_key.unwrap_or_else(random_key),
                 host_types: signatures::HostTypes::new(
@@ -612,6 +638,18 @@ impl Runtime {
     /// The identity of the compiler configuration artifacts must match.
     pub fn engine_identity(&self) -> &str {
         &self.inner.identity
+    }
+
+    /// Whether calls reuse warm instances ([`RuntimeBuilder::warm_instances`]).
+    pub fn uses_warm_instances(&self) -> bool {
+        self.inner.warm_instances
+    }
+
+    /// How many warm instances the calling thread keeps, of all runtimes (for tests that
+    /// check which path a call took).
+    #[doc(hidden)]
+    pub fn warm_instances_on_this_thread() -> usize {
+        warm::on_this_thread()
     }
 
     /// The default call limits.
@@ -716,6 +754,13 @@ impl Runtime {
             }
         };
 
+        let reset = match resettable::classify(wasm) {
+            Ok(reset) => Some(reset),
+            Err(why) => {
+                tracing::debug!(module = %module_name, function, ?why, "every call gets a fresh instance");
+                None
+            }
+        };
         let grants = package.grants(function);
         let mut imports = Vec::new();
         for import in module.imports() {
@@ -762,6 +807,7 @@ impl Runtime {
             imports: imports.into(),
             source,
             code: Arc::default(),
+            reset,
         })
     }
 
@@ -838,7 +884,12 @@ mod tests {
         // as its packed result: an error region with a huge length, refused as output).
         assert!(!matches!(runtime.call(&granted, b"").unwrap_err().kind, ErrorKind::Link { .. }));
         // The same module with the grant withdrawn: the import is not linked at all.
-        let withdrawn = LoadedFunction { imports: vec![Err("wasmod:kv@1.get".to_string())].into(), ..granted };
+        // (A load of its own: the imports are part of what a warm instance was made for.)
+        let withdrawn = LoadedFunction {
+            imports: vec![Err("wasmod:kv@1.get".to_string())].into(),
+            code: Arc::default(),
+            ..granted
+        };
         let err = runtime.call(&withdrawn, b"").unwrap_err();
         assert!(matches!(&err.kind, ErrorKind::Link { reason } if reason.contains("wasmod:kv@1.get")), "{err}");
     }
@@ -848,7 +899,8 @@ mod tests {
         let package = kv_package(
             "(i64.or (i64.shl (i64.extend_i32_u (local.get 1)) (i64.const 32)) (i64.extend_i32_u (local.get 0)))",
         );
-        let runtime = Runtime::builder().group(Arc::new(NotFound)).build();
+        // Copies serve the fresh path; warm instances would take every call here.
+        let runtime = Runtime::builder().group(Arc::new(NotFound)).warm_instances(false).build();
         std::thread::spawn(move || {
             let echo = runtime.load(&package, "run", &NoCache).unwrap();
             for i in 0..copies::COPY_AFTER + 10 {
@@ -872,7 +924,8 @@ mod tests {
         let package = kv_package("i64.const 0");
         // `Some(n)`: the copy is made at the `n`th call (at the first for 0 and 1).
         for setting in [None, Some(0), Some(1), Some(3)] {
-            let runtime = Runtime::builder().group(Arc::new(NotFound)).per_thread_code(setting).build();
+            let runtime =
+                Runtime::builder().group(Arc::new(NotFound)).per_thread_code(setting).warm_instances(false).build();
             let package = package.clone();
             std::thread::spawn(move || {
                 let f = runtime.load(&package, "run", &NoCache).unwrap();

@@ -6,3 +6,4 @@ mod hostile;
 mod pack;
 mod runtime;
 mod validate;
+mod warm;

@@ -180,11 +180,17 @@ fn build_fixtures(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Runs the whole suite twice: with warm instances (the default), then with every call
+/// in a fresh instance, so that both paths pass every test.
 fn test(args: &[String]) -> Result<()> {
     build_fixtures(&[])?;
-    let mut cmd = cargo();
-    cmd.args(["test", "--workspace"]).args(args);
-    run(cmd)
+    for warm in ["on", "off"] {
+        eprintln!("xtask: the test suite with warm instances {warm}");
+        let mut cmd = cargo();
+        cmd.args(["test", "--workspace"]).args(args).env("WASMOD_WARM_INSTANCES", warm);
+        run(cmd)?;
+    }
+    Ok(())
 }
 
 fn ci(args: &[String]) -> Result<()> {

@@ -16,8 +16,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::pool::{WASM_PAGE, checkout, give_back};
-use crate::touched::Method;
+use crate::vm::pool::{WASM_PAGE, checkout, give_back};
+use crate::vm::touched::Method;
 
 const CHILD_ENV: &str = "WASMOD_PAGEOUT_CGROUP";
 const MADV_PAGEOUT: libc::c_int = 21;
@@ -200,7 +200,7 @@ fn a_page_swapped_out_before_its_slot_is_cleared_cannot_leak() {
         }
     };
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "pageout_tests::swapped_page_child", "--nocapture", "--test-threads=1"])
+        .args(["--exact", "vm::pageout_tests::swapped_page_child", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, &cgroup.0)
         .output()
         .unwrap();

@@ -25,7 +25,7 @@ use wasmer_vm::{VMConfig, VMMemory, VMMemoryDefinition, VMTable, VMTableDefiniti
 
 use wasmod_host_abi::abi::{ALLOC_EXPORT, MEMORY_EXPORT, PANIC_MESSAGE_EXPORT};
 
-use crate::pool::PooledMemory;
+use crate::vm::pool::PooledMemory;
 
 /// The wasmer feature set, from the table validator and runtime share.
 pub(crate) fn features() -> Features {
@@ -132,7 +132,7 @@ impl wasmer::sys::Tunables for PoolTunables {
             // SAFETY: the location is the instance's memory definition, valid for the
             // memory's lifetime (wasmer's contract for this method).
             MemoryStyle::Static if !ty.shared => {
-                Ok(VMMemory(Box::new(unsafe { PooledMemory::new(ty, vm_definition_location)? })))
+                Ok(VMMemory(crate::vm::pool::boxed(unsafe { PooledMemory::new(ty, vm_definition_location)? })))
             }
             // SAFETY: as above.
             _ => unsafe { VMMemory::from_definition(ty, style, vm_definition_location) },
@@ -153,7 +153,7 @@ impl wasmer::sys::Tunables for PoolTunables {
         style: &TableStyle,
         vm_definition_location: NonNull<VMTableDefinition>,
     ) -> Result<VMTable, String> {
-        let limit = crate::pool::table_limit().min(TABLE_MAX_ELEMENTS);
+        let limit = crate::vm::pool::table_limit().min(TABLE_MAX_ELEMENTS);
         if ty.minimum > limit {
             return Err(format!("a table of {} elements is larger than the call's limit of {limit}", ty.minimum));
         }

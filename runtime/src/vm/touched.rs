@@ -292,7 +292,7 @@ mod tests {
         const ALONE: &str = "WASMOD_FORK_TEST_ALONE";
         if std::env::var_os(ALONE).is_none() {
             let out = std::process::Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "touched::tests::a_forked_child_scans_its_own_pages", "--test-threads=1"])
+                .args(["--exact", "vm::touched::tests::a_forked_child_scans_its_own_pages", "--test-threads=1"])
                 .env(ALONE, "1")
                 .output()
                 .unwrap();

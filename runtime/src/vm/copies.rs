@@ -34,7 +34,7 @@ pub(crate) struct CodeId(());
 
 enum State {
     Counting(u32),
-    Copied(crate::engine::OwnedModule),
+    Copied(crate::vm::engine::OwnedModule),
     /// Copying failed; this thread keeps using the shared module.
     Shared,
 }
@@ -47,7 +47,7 @@ struct Entry {
 
 /// Hashes a key that is already an address: one multiply, no SipHash on every call.
 #[derive(Default)]
-struct AddressHasher(u64);
+pub(crate) struct AddressHasher(u64);
 
 impl Hasher for AddressHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -119,12 +119,12 @@ pub(crate) fn module_for_this_thread(
 
 /// The shared module loaded again, into an engine of its own for this thread. A panic
 /// in wasmer is a failure like any other (the thread keeps the shared module).
-fn copy(shared: &Module, stack_bytes: Option<usize>) -> Result<crate::engine::OwnedModule, String> {
+fn copy(shared: &Module, stack_bytes: Option<usize>) -> Result<crate::vm::engine::OwnedModule, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let bytes = shared.serialize().map_err(|e| e.to_string())?;
         // SAFETY: the bytes are what wasmer serialized from a module this process loaded
         // (after verifying its artifact), for an engine of the same configuration.
-        unsafe { crate::engine::load(&bytes, stack_bytes) }
+        unsafe { crate::vm::engine::load(&bytes, stack_bytes) }
     }))
     .unwrap_or_else(|panic| Err(format!("the engine panicked: {}", crate::call::panic_text(panic.as_ref()))))
 }

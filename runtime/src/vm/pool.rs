@@ -29,7 +29,7 @@ use std::sync::Mutex;
 use wasmer_types::{MemoryError, MemoryStyle, MemoryType, Pages};
 use wasmer_vm::{LinearMemory, VMMemoryDefinition};
 
-use crate::touched::{Method, Work};
+use crate::vm::touched::{Method, Work};
 
 pub(crate) const WASM_PAGE: usize = 65536;
 /// What a static-style memory needs reserved: the 4 GiB index space plus wasmer's offset
@@ -250,14 +250,14 @@ pub(crate) fn give_back(mut slot: Slot) {
     }
 }
 
-/// A linear memory living in a pooled slot.
+/// A linear memory living in a pooled slot. Its limit is read from the running call at
+/// every `memory.grow` (a warm instance serves calls with different limits).
 #[derive(Debug)]
 pub(crate) struct PooledMemory {
     slot: Option<Slot>,
     definition: NonNull<VMMemoryDefinition>,
     ty: MemoryType,
     pages: u32,
-    limit: u32,
 }
 
 // SAFETY: the memory is owned by one instance; the raw pointers refer to its slot and to
@@ -275,7 +275,7 @@ impl PooledMemory {
     /// the memory's lifetime.
     pub(crate) unsafe fn new(ty: &MemoryType, definition: NonNull<VMMemoryDefinition>) -> Result<Self, MemoryError> {
         let call = CALL.get();
-        let limit = ty.maximum.map_or(call.limit_pages, |m| m.0.min(call.limit_pages)).min(Pages::max_value().0);
+        let limit = limit_pages(ty, call);
         if ty.minimum.0 > limit {
             CALL.set(CallMemory { denied: true, ..call });
             return Err(MemoryError::MinimumMemoryTooLarge { min_requested: ty.minimum, max_allowed: Pages(limit) });
@@ -288,8 +288,61 @@ impl PooledMemory {
             d.base = slot.base.as_ptr();
             d.current_length = bytes;
         }
-        Ok(PooledMemory { slot: Some(slot), definition, ty: *ty, pages: ty.minimum.0, limit })
+        Ok(PooledMemory { slot: Some(slot), definition, ty: *ty, pages: ty.minimum.0 })
     }
+
+    /// The slot's first byte (the memory's base address).
+    pub(crate) fn base(&self) -> Option<NonNull<u8>> {
+        self.slot.as_ref().map(|s| s.base)
+    }
+
+    /// The memory's size in bytes now.
+    pub(crate) fn bytes(&self) -> usize {
+        self.pages as usize * WASM_PAGE
+    }
+
+    /// Shrinks the memory back to `pages` (a warm instance's initial size after a call
+    /// grew it): the tail is discarded and made inaccessible again, so a load past the
+    /// new end traps as in a fresh memory, and `memory.size` answers `pages`.
+    pub(crate) fn shrink_to(&mut self, pages: u32) -> io::Result<()> {
+        if pages >= self.pages {
+            return Ok(());
+        }
+        let slot = self.slot.as_mut().ok_or_else(|| io::Error::other("the memory has no slot"))?;
+        slot.set_accessible(pages as usize * WASM_PAGE)?;
+        self.pages = pages;
+        // SAFETY: the definition is valid for the memory's lifetime (see `new`).
+        unsafe { (*self.definition.as_ptr()).current_length = pages as usize * WASM_PAGE };
+        Ok(())
+    }
+}
+
+/// The pages a memory of type `ty` may have during the call `call`.
+fn limit_pages(ty: &MemoryType, call: CallMemory) -> u32 {
+    ty.maximum.map_or(call.limit_pages, |m| m.0.min(call.limit_pages)).min(Pages::max_value().0)
+}
+
+thread_local! {
+    /// The memory the engine created last on this thread (see [`created`]).
+    static CREATED: Cell<Option<NonNull<PooledMemory>>> = const { Cell::new(None) };
+}
+
+/// Boxes a new pooled memory and notes where it lives, for [`take_created`].
+pub(crate) fn boxed(memory: PooledMemory) -> Box<PooledMemory> {
+    let memory = Box::new(memory);
+    CREATED.set(Some(NonNull::from(&*memory)));
+    memory
+}
+
+/// Forgets the memory noted last (call before instantiating).
+pub(crate) fn forget_created() {
+    CREATED.set(None);
+}
+
+/// The memory created on this thread since [`forget_created`], if any: the address of
+/// the box wasmer owns. It stays valid for as long as the instance that owns it.
+pub(crate) fn take_created() -> Option<NonNull<PooledMemory>> {
+    CREATED.take()
 }
 
 impl LinearMemory for PooledMemory {
@@ -309,8 +362,8 @@ impl LinearMemory for PooledMemory {
         let previous = Pages(self.pages);
         let denied = || MemoryError::CouldNotGrow { current: previous, attempted_delta: delta };
         let new = self.pages.checked_add(delta.0).ok_or_else(denied)?;
-        if new > self.limit {
-            let call = CALL.get();
+        let call = CALL.get();
+        if new > limit_pages(&self.ty, call) {
             CALL.set(CallMemory { denied: true, ..call });
             return Err(denied());
         }
@@ -349,7 +402,7 @@ impl Drop for PooledMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::touched::os_page;
+    use crate::vm::touched::os_page;
 
     #[test]
     fn slots_come_back_zeroed_and_keep_guard_pages() {

@@ -1,0 +1,165 @@
+//! Warm instances: one kept per function and thread, put back after every call into
+//! exactly the state a fresh instantiation leaves (ADR 0010).
+//!
+//! The first call of a resettable function on a thread instantiates it as the fresh
+//! path would, then, before any guest code runs, records the image of its memory
+//! (`vm::image`) and the values of its mutable globals (`vm::globals`, the metering
+//! globals included). After a call in which the guest returned normally (no trap, no
+//! timeout, fuel left, no host trap), the memory is shrunk back to its initial size,
+//! its bytes made equal to the image again and the globals written back; the instance
+//! then waits in this thread's table for the next call. After any other end, or if the
+//! reset fails, it is dropped. A call of a function whose warm instance is in use
+//! further up the same thread's stack (a module calling itself through the `modules`
+//! group) takes the fresh path.
+//!
+//! The table holds, per function, the instance, the store it lives in and the
+//! function's engine (which holds the code). An entry whose function has been dropped
+//! everywhere is removed the next time this thread adds one, or when the thread exits.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::io;
+use std::sync::{Arc, Weak};
+
+use wasmer::Engine;
+
+use crate::LoadedFunction;
+use crate::call::{Instantiated, PerCall};
+use crate::vm::copies::{AddressHasher, CodeId};
+use crate::vm::globals::Globals;
+use crate::vm::image::Image;
+use crate::vm::touched::Method;
+
+/// An instance kept for the next call of its function on this thread.
+pub(crate) struct Warm {
+    // Declared first: dropped before the engine that holds its code.
+    instance: Instantiated,
+    image: Image,
+    globals: Globals,
+    /// The initial size of the memory, in wasm pages.
+    pages: u32,
+    /// The stack size of the runtime that made it (its store's engine has it).
+    stack_bytes: Option<usize>,
+    _engine: Engine,
+}
+
+impl Warm {
+    /// Takes the image of a freshly made instance of `f`; gives the instance back if
+    /// there is no pooled memory to take it from, or the scan fails.
+    pub(crate) fn new(
+        mut instance: Instantiated,
+        f: &LoadedFunction,
+        stack_bytes: Option<usize>,
+    ) -> Result<Box<Warm>, Instantiated> {
+        let Some(created) = instance.created else { return Err(instance) };
+        // SAFETY: the memory lives as long as the instance's store; no guest code runs.
+        let memory = unsafe { created.as_ref() };
+        let (Some(base), bytes) = (memory.base(), memory.bytes()) else { return Err(instance) };
+        // The memory the engine made must be the one the instance exports.
+        if instance.memory.view(&instance.store).data_ptr() != base.as_ptr() {
+            return Err(instance);
+        }
+        // SAFETY: the whole memory is read-write and nothing runs in the instance.
+        let Ok(image) = (unsafe { Image::capture(base.as_ptr(), bytes, Method::best()) }) else {
+            return Err(instance);
+        };
+        // SAFETY: kept next to the store (in `Warm`), dropped with it.
+        let globals = unsafe { Globals::capture(&mut instance.store) };
+        let pages = (bytes / crate::vm::pool::WASM_PAGE) as u32;
+        Ok(Box::new(Warm { instance, image, globals, pages, stack_bytes, _engine: f._engine.clone() }))
+    }
+
+    /// The instance, for a call.
+    pub(crate) fn instance(&mut self) -> &mut Instantiated {
+        &mut self.instance
+    }
+
+    /// Starts a call in the instance: its environment becomes the call's.
+    ///
+    /// # Safety
+    /// As [`crate::host::CallEnv::begin`].
+    pub(crate) unsafe fn begin(&mut self, call: PerCall<'_>) {
+        if let Some(env) = &self.instance.env {
+            // SAFETY: the caller's contract.
+            unsafe { env.as_mut(&mut self.instance.store).begin(call) };
+        }
+    }
+
+    /// Puts the instance back into the state it had before its first call (see the
+    /// module docs) and ends the call's environment.
+    pub(crate) fn reset(&mut self) -> io::Result<()> {
+        let created = self.instance.created.ok_or_else(|| io::Error::other("no pooled memory"))?;
+        // SAFETY: the memory lives as long as the store, which `self` owns; no guest
+        // code runs and no reference to the memory is held (wasmer uses it only while
+        // the guest runs or through the API, which nothing calls meanwhile).
+        let memory = unsafe { &mut *created.as_ptr() };
+        memory.shrink_to(self.pages)?;
+        let base = memory.base().ok_or_else(|| io::Error::other("the memory has no slot"))?;
+        if memory.bytes() != self.image.bytes() {
+            return Err(io::Error::other("the memory is smaller than its image"));
+        }
+        // SAFETY: the memory's `bytes()` are read-write and no guest code runs.
+        unsafe { self.image.restore(base.as_ptr(), Method::best()) }?;
+        // SAFETY: the store is alive (`self` owns it) and no guest code runs.
+        unsafe { self.globals.restore() };
+        if let Some(env) = &self.instance.env {
+            env.as_mut(&mut self.instance.store).end();
+        }
+        Ok(())
+    }
+}
+
+struct Entry {
+    /// Keeps the `CodeId` allocation (the key) from being reused while the entry exists.
+    owner: Weak<CodeId>,
+    /// `None` while a call uses it.
+    warm: Option<Box<Warm>>,
+}
+
+type Table = HashMap<usize, Entry, BuildHasherDefault<AddressHasher>>;
+
+thread_local! {
+    static WARM: RefCell<Table> = RefCell::new(Table::default());
+}
+
+fn key(f: &LoadedFunction) -> usize {
+    Arc::as_ptr(&f.code) as usize
+}
+
+/// Takes this thread's warm instance of `f` for a call, if there is one that a runtime
+/// with `stack_bytes` may use.
+pub(crate) fn take(f: &LoadedFunction, stack_bytes: Option<usize>) -> Option<Box<Warm>> {
+    WARM.try_with(|table| {
+        let mut table = table.borrow_mut();
+        let warm = table.get_mut(&key(f))?.warm.take()?;
+        (warm.stack_bytes == stack_bytes).then_some(warm)
+    })
+    .ok()
+    .flatten()
+}
+
+/// Keeps `warm` (reset) as this thread's warm instance of `f`.
+pub(crate) fn put(f: &LoadedFunction, warm: Box<Warm>) {
+    let _ = WARM.try_with(|table| {
+        let mut table = table.borrow_mut();
+        match table.get_mut(&key(f)) {
+            Some(entry) => entry.warm = Some(warm),
+            None => {
+                // A new entry: forget functions dropped since.
+                table.retain(|_, e| e.owner.strong_count() > 0);
+                table.insert(key(f), Entry { owner: Arc::downgrade(&f.code), warm: Some(warm) });
+            }
+        }
+    });
+}
+
+/// Drops every warm instance of this thread (after a panic in the engine).
+pub(crate) fn discard_this_thread() {
+    let _ = WARM.try_with(|table| table.borrow_mut().clear());
+}
+
+/// How many warm instances this thread keeps, waiting for a call.
+pub(crate) fn on_this_thread() -> usize {
+    WARM.try_with(|t| t.borrow().values().filter(|e| e.warm.is_some()).count()).unwrap_or(0)
+}
