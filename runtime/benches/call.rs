@@ -1,6 +1,8 @@
-//! The per-call cost of the runtime: a fresh instance per call, compared with a call into
-//! an instance kept alive, one host call from a guest, and throughput on 1 and 2 threads;
-//! and, first, a reference loop that shows how fast the machine is during the run.
+//! The per-call cost of the runtime: a call with fresh-instance semantics in a warm
+//! instance reset after each call (the default), in a new instance per call, and in an
+//! instance kept alive and never reset (the floor); one host call from a guest, and
+//! throughput on 1 and 2 threads; and, first, a reference loop that shows how fast the
+//! machine is during the run.
 //!
 //! The guest is the trivial function of the performance target: one wasm page, one host
 //! import (`log.write`, linked on every call but not called), echoing its input; inputs
@@ -15,7 +17,9 @@ use common::setup;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn bench(c: &mut Criterion) {
-    let (runtime, functions) = setup();
+    // Warm instances (the default) and every call in a fresh instance.
+    let (runtime, functions) = setup(true);
+    let (fresh_runtime, fresh_functions) = setup(false);
     let input = vec![0x5a_u8; 1024];
     let echo = &functions["echo"];
 
@@ -28,8 +32,12 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("call");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("fresh_instance_1KiB", |b| {
+    group.bench_function("warm_instance_1KiB", |b| {
         b.iter(|| black_box(runtime.call(echo, black_box(&input)).expect("echo works")))
+    });
+    let fresh_echo = &fresh_functions["echo"];
+    group.bench_function("fresh_instance_1KiB", |b| {
+        b.iter(|| black_box(fresh_runtime.call(fresh_echo, black_box(&input)).expect("echo works")))
     });
     let mut live = runtime.live_instance(echo).expect("instantiates");
     group.bench_function("live_instance_1KiB", |b| {

@@ -110,7 +110,7 @@ fn processes(workers: &mut [Worker; 2], window: Duration) -> f64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let (runtime, functions) = common::setup();
+    let (runtime, functions) = common::setup(true);
     let echo = &functions["echo"];
     let input = vec![0x5a_u8; 1024];
     let call = || {

@@ -6,9 +6,12 @@
 //!   hash of the payload) before the `unsafe` deserialization, and otherwise compiles it
 //!   with Cranelift and a fresh metering middleware, then caches it. Stale or corrupt
 //!   artifacts are recompiled, never loaded.
-//! - **Call.** [`Runtime::call`] runs every call in a fresh instance: input bytes in,
-//!   output bytes out (ABI v1), with only the host functions of the groups granted to
-//!   that function linked. An import of an ungranted group cannot even link.
+//! - **Call.** [`Runtime::call`] runs every call with the state of a fresh instance:
+//!   input bytes in, output bytes out (ABI v1), with only the host functions of the
+//!   groups granted to that function linked. An import of an ungranted group cannot even
+//!   link. The instance is this thread's warm instance of the function, put back after
+//!   every call into exactly the state instantiation left it in (ADR 0010), or, for files
+//!   whose state cannot be reset, a new one ([`RuntimeBuilder::warm_instances`]).
 //! - **Host groups** are [`HostGroup`] implementations; a host function sees its
 //!   caller, the guest memory through bounds-checked accessors, the call's limits and
 //!   the embedder's per-call data ([`HostContext`]).
@@ -22,9 +25,11 @@
 //! - **Artifacts** are loaded only if they carry a MAC under the runtime's artifact key
 //!   ([`RuntimeBuilder::artifact_key`]): whoever can write a cache cannot make the
 //!   runtime deserialize code it did not compile.
-//! - **Speed.** Linear memories come from a pool of pre-reserved slots that are zeroed
-//!   on return (only touched pages), so a fresh instance costs a few microseconds and
-//!   threads do not contend on the process memory map.
+//! - **Speed.** A warm call costs the call itself plus a page-table scan and the pages
+//!   to restore. Linear memories come from a pool of pre-reserved slots that are zeroed
+//!   on return (only touched pages), so a fresh instance costs a few microseconds, and
+//!   threads do not contend on the process memory map. Host functions of the standard
+//!   groups' signatures are typed (called natively by wasmer).
 //! - **Metrics.** Each call reports wall time, fuel used and memory pages
 //!   ([`CallMetrics`]) and runs in a `tracing` span `wasmod.call`.
 //!
@@ -652,6 +657,24 @@ impl Runtime {
         warm::on_this_thread()
     }
 
+    /// Digests of the observable state (memory size and bytes, every global) of this
+    /// thread's warm instance of `f` after its last reset, and of a fresh instance of `f`
+    /// made with `limits`, never called: equal whenever the reset is exact (the warm
+    /// instance must have been made by a call with the same fuel). `None` when there is
+    /// no warm instance waiting. For the differential fuzz target.
+    #[doc(hidden)]
+    pub fn state_digests(&self, f: &LoadedFunction, limits: &CallLimits) -> Option<([u8; 32], [u8; 32])> {
+        let warm = warm::digest_of_warm(f, self.inner.stack_bytes)?;
+        let previous = vm::pool::enter_call(limits.memory_pages, limits.table_elements);
+        let deadline = std::time::Instant::now() + limits.timeout.min(Duration::from_secs(3600));
+        let call = call::PerCall { runtime: self, function: f, limits, data: None, depth: 0, deadline };
+        // SAFETY: the instance is dropped before this function returns, while `self` and
+        // `f` are borrowed; `f`'s engine holds the shared module's code.
+        let fresh = unsafe { self.instantiate(&f.module, call) };
+        vm::pool::leave_call(previous);
+        Some((warm, warm::digest_of_fresh(&mut fresh.ok()?)))
+    }
+
     /// The default call limits.
     pub fn default_limits(&self) -> &CallLimits {
         &self.inner.limits
@@ -684,7 +707,7 @@ impl Runtime {
             Ok(Ok(payload)) => payload,
             Ok(Err(reason)) => return Err(LoadError::Compile { module, function: function.to_owned(), reason }),
             Err(panic) => {
-                let reason = format!("the compiler panicked: {}", call::panic_text(panic.as_ref()));
+                let reason = format!("the compiler panicked: {}", vm::panic_text(panic.as_ref()));
                 return Err(LoadError::Internal { module, function: function.to_owned(), reason });
             }
         };
@@ -720,7 +743,7 @@ impl Runtime {
             // module's own engine, which goes with it.
             std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { engine::load(payload, self.inner.stack_bytes) }))
                 .unwrap_or_else(|panic| {
-                    Err(format!("the engine panicked while loading: {}", call::panic_text(panic.as_ref())))
+                    Err(format!("the engine panicked while loading: {}", vm::panic_text(panic.as_ref())))
                 })
         };
 

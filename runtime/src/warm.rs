@@ -51,18 +51,18 @@ impl Warm {
         mut instance: Instantiated,
         f: &LoadedFunction,
         stack_bytes: Option<usize>,
-    ) -> Result<Box<Warm>, Instantiated> {
-        let Some(created) = instance.created else { return Err(instance) };
+    ) -> Result<Box<Warm>, Box<Instantiated>> {
+        let Some(created) = instance.created else { return Err(Box::new(instance)) };
         // SAFETY: the memory lives as long as the instance's store; no guest code runs.
         let memory = unsafe { created.as_ref() };
-        let (Some(base), bytes) = (memory.base(), memory.bytes()) else { return Err(instance) };
+        let (Some(base), bytes) = (memory.base(), memory.bytes()) else { return Err(Box::new(instance)) };
         // The memory the engine made must be the one the instance exports.
         if instance.memory.view(&instance.store).data_ptr() != base.as_ptr() {
-            return Err(instance);
+            return Err(Box::new(instance));
         }
         // SAFETY: the whole memory is read-write and nothing runs in the instance.
         let Ok(image) = (unsafe { Image::capture(base.as_ptr(), bytes, Method::best()) }) else {
-            return Err(instance);
+            return Err(Box::new(instance));
         };
         // SAFETY: kept next to the store (in `Warm`), dropped with it.
         let globals = unsafe { Globals::capture(&mut instance.store) };
@@ -162,4 +162,34 @@ pub(crate) fn discard_this_thread() {
 /// How many warm instances this thread keeps, waiting for a call.
 pub(crate) fn on_this_thread() -> usize {
     WARM.try_with(|t| t.borrow().values().filter(|e| e.warm.is_some()).count()).unwrap_or(0)
+}
+
+/// A digest of an instance's observable state: memory size and bytes, and every
+/// global's value.
+fn digest(instance: &mut Instantiated) -> [u8; 32] {
+    use wasmer::AsStoreMut;
+    let mut h = blake3::Hasher::new();
+    let view = instance.memory.view(&instance.store);
+    h.update(&view.size().0.to_le_bytes());
+    // SAFETY: the whole memory is readable, and no guest code runs meanwhile.
+    h.update(unsafe { std::slice::from_raw_parts(view.data_ptr(), view.data_size() as usize) });
+    let mut store = instance.store.as_store_mut();
+    for global in store.objects_mut().as_sys().iter_globals() {
+        // SAFETY: a live global of the store, read while no guest code runs.
+        h.update(&unsafe { global.vmglobal().as_ref().val.bytes });
+    }
+    h.finalize().into()
+}
+
+/// The state digest of this thread's warm instance of `f`, if it has one waiting.
+pub(crate) fn digest_of_warm(f: &LoadedFunction, stack_bytes: Option<usize>) -> Option<[u8; 32]> {
+    let mut warm = take(f, stack_bytes)?;
+    let d = digest(warm.instance());
+    put(f, warm);
+    Some(d)
+}
+
+/// The state digest of a fresh instance of `f`, never called.
+pub(crate) fn digest_of_fresh(instance: &mut Instantiated) -> [u8; 32] {
+    digest(instance)
 }

@@ -117,6 +117,8 @@
 pub mod clock;
 pub mod config;
 mod error;
+#[cfg(all(target_arch = "wasm32", feature = "allocator"))]
+mod heap;
 pub mod kv;
 pub mod log;
 pub mod modules;

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 pub mod fuzz;
 pub mod groups;
 pub mod hostile_gen;
+pub mod warm_gen;
 
 /// The workspace root.
 pub fn root() -> PathBuf {

@@ -45,7 +45,29 @@ impl HostGroup for Quiet {
     }
 }
 
-pub(crate) fn setup() -> (Runtime, BTreeMap<&'static str, LoadedFunction>) {
+/// The packed `echo` file, as every runtime measured gets it.
+#[allow(dead_code, reason = "the peer benchmark's; the runtime's benchmarks load the package")]
+pub(crate) fn echo_file() -> Vec<u8> {
+    package().function_bytes("echo").expect("echo is packed").to_vec()
+}
+
+/// The runtime (with warm instances on or off) and the guest's functions.
+pub(crate) fn setup(warm: bool) -> (Runtime, BTreeMap<&'static str, LoadedFunction>) {
+    let validated = package();
+    let runtime = Runtime::builder()
+        .group(Arc::new(Quiet(groups::LOG)))
+        .group(Arc::new(Quiet(groups::CLOCK)))
+        .warm_instances(warm)
+        .build();
+    let functions = ["echo", "clock1000", "clock0"]
+        .into_iter()
+        .map(|f| (f, runtime.load(&validated, f, &NoCache).expect("loads")))
+        .collect();
+    (runtime, functions)
+}
+
+/// The guest's package, validated.
+fn package() -> wasmod_validator::ValidatedPackage {
     let manifest = r#"(name: "bench/echo", version: "1.0.0", functions: {
         "echo": (file: "echo.wasm", implements: "bench.run", groups: ["log"]),
         "clock1000": (file: "clock1000.wasm", implements: "bench.run", groups: ["clock"]),
@@ -65,10 +87,5 @@ pub(crate) fn setup() -> (Runtime, BTreeMap<&'static str, LoadedFunction>) {
     // kept it.
     let echo_imports = wasmod_validator::function_imports(validated.function_bytes("echo").expect("echo is packed"));
     assert_eq!(echo_imports, Ok(vec![("wasmod:log@1".to_string(), "write".to_string())]), "echo keeps one import");
-    let runtime = Runtime::builder().group(Arc::new(Quiet(groups::LOG))).group(Arc::new(Quiet(groups::CLOCK))).build();
-    let functions = ["echo", "clock1000", "clock0"]
-        .into_iter()
-        .map(|f| (f, runtime.load(&validated, f, &NoCache).expect("loads")))
-        .collect();
-    (runtime, functions)
+    validated
 }

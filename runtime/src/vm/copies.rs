@@ -126,7 +126,7 @@ fn copy(shared: &Module, stack_bytes: Option<usize>) -> Result<crate::vm::engine
         // (after verifying its artifact), for an engine of the same configuration.
         unsafe { crate::vm::engine::load(&bytes, stack_bytes) }
     }))
-    .unwrap_or_else(|panic| Err(format!("the engine panicked: {}", crate::call::panic_text(panic.as_ref()))))
+    .unwrap_or_else(|panic| Err(format!("the engine panicked: {}", crate::vm::panic_text(panic.as_ref()))))
 }
 
 /// How many functions have a copy on this thread (for tests).

@@ -29,3 +29,12 @@ pub(crate) mod signatures;
 pub(crate) mod stack;
 pub(crate) mod touched;
 pub(crate) mod watchdog;
+
+/// The message of a caught panic.
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
