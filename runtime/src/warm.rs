@@ -29,7 +29,12 @@ use crate::call::{Instantiated, PerCall};
 use crate::vm::copies::{AddressHasher, CodeId};
 use crate::vm::globals::Globals;
 use crate::vm::image::Image;
-use crate::vm::touched::Method;
+use crate::vm::touched::{Method, faults_on_this_thread};
+
+/// The most bytes outside the image a reset keeps present (zeroed in place) for the
+/// next call; past it, the memory is discarded and the image written again. Every reset
+/// that does not scan writes all the pages kept, so this bounds its cost.
+const KEEP_RESIDENT: usize = 256 << 10;
 
 /// An instance kept for the next call of its function on this thread.
 pub(crate) struct Warm {
@@ -39,6 +44,10 @@ pub(crate) struct Warm {
     globals: Globals,
     /// The initial size of the memory, in wasm pages.
     pages: u32,
+    /// The pages of the memory the last reset wrote (all that may differ from zero).
+    resident: Vec<usize>,
+    /// This thread's page-fault count when the last reset ended (`None`: scan).
+    faults: Option<u64>,
     /// The stack size of the runtime that made it (its store's engine has it).
     stack_bytes: Option<usize>,
     _engine: Engine,
@@ -67,7 +76,24 @@ impl Warm {
         // SAFETY: kept next to the store (in `Warm`), dropped with it.
         let globals = unsafe { Globals::capture(&mut instance.store) };
         let pages = (bytes / crate::vm::pool::WASM_PAGE) as u32;
-        Ok(Box::new(Warm { instance, image, globals, pages, stack_bytes, _engine: f._engine.clone() }))
+        // Start with only the image's pages present (a pooled slot comes with the pages
+        // its last user touched, zeroed): the first reset then scans a small set.
+        let mut resident = Vec::new();
+        // SAFETY: as above.
+        if unsafe { image.restore_minimal(base.as_ptr(), &mut resident) }.is_err() {
+            return Err(Box::new(instance));
+        }
+        let faults = faults_on_this_thread();
+        Ok(Box::new(Warm {
+            instance,
+            image,
+            globals,
+            pages,
+            resident,
+            faults,
+            stack_bytes,
+            _engine: f._engine.clone(),
+        }))
     }
 
     /// The instance, for a call.
@@ -94,13 +120,30 @@ impl Warm {
         // code runs and no reference to the memory is held (wasmer uses it only while
         // the guest runs or through the API, which nothing calls meanwhile).
         let memory = unsafe { &mut *created.as_ptr() };
+        // Read first: a fault from here on is counted against the next reset.
+        let faults = faults_on_this_thread();
+        let grown = memory.bytes() > self.image.bytes();
         memory.shrink_to(self.pages)?;
         let base = memory.base().ok_or_else(|| io::Error::other("the memory has no slot"))?;
         if memory.bytes() != self.image.bytes() {
             return Err(io::Error::other("the memory is smaller than its image"));
         }
-        // SAFETY: the memory's `bytes()` are read-write and no guest code runs.
-        unsafe { self.image.restore(base.as_ptr(), Method::best()) }?;
+        match (self.faults, faults) {
+            // No page of this thread became present since the last reset (growing takes
+            // faults too, but say so anyway): the pages that reset wrote are all that
+            // may differ now.
+            (Some(before), Some(now)) if before == now && !grown => {
+                // SAFETY: the memory's `bytes()` are read-write, no guest code runs, and
+                // `resident` is what the last restore of this memory set.
+                unsafe { self.image.restore_resident(base.as_ptr(), &self.resident) };
+                self.faults = faults;
+            }
+            _ => {
+                // SAFETY: the memory's `bytes()` are read-write and no guest code runs.
+                unsafe { self.image.restore(base.as_ptr(), Method::best(), &mut self.resident, KEEP_RESIDENT) }?;
+                self.faults = faults_on_this_thread();
+            }
+        }
         // SAFETY: the store is alive (`self` owns it) and no guest code runs.
         unsafe { self.globals.restore() };
         if let Some(env) = &self.instance.env {

@@ -20,7 +20,6 @@
 
 use std::io;
 
-use crate::vm::pool::KEEP_RESIDENT_BYTES;
 use crate::vm::touched::{Method, Work, os_page};
 
 /// The pages of a memory that held bytes other than zero right after instantiation.
@@ -83,12 +82,23 @@ impl Image {
         unsafe { std::ptr::copy_nonoverlapping(self.data[i * self.page..].as_ptr(), base.add(p * self.page), len) };
     }
 
-    /// Makes the `bytes()` bytes at `base` equal to the image again (see the module docs).
+    /// Makes the `bytes()` bytes at `base` equal to the image again (see the module docs),
+    /// and sets `resident` to the pages it wrote, ascending: after it, every other page
+    /// reads as zero and holds nothing in swap. At most `keep_resident` bytes of pages
+    /// outside the image are zeroed in place (they stay present, so the next call takes no
+    /// fault on them); past that, the memory is discarded and the image written again.
     ///
     /// # Safety
     /// `[base, base + bytes())` must be a read-write part of an anonymous private mapping
     /// that nobody else reads or writes meanwhile.
-    pub(crate) unsafe fn restore(&self, base: *mut u8, method: Method) -> io::Result<()> {
+    pub(crate) unsafe fn restore(
+        &self,
+        base: *mut u8,
+        method: Method,
+        resident: &mut Vec<usize>,
+        keep_resident: usize,
+    ) -> io::Result<()> {
+        resident.clear();
         let page = self.page;
         let mut zeroed = 0;
         let mut discard_all = false;
@@ -102,6 +112,7 @@ impl Image {
                 Work::Clear => {
                     let mut kept = self.kept_between(first, end).peekable();
                     for p in first..end {
+                        resident.push(p);
                         if kept.peek().is_some_and(|i| self.pages[*i] == p) {
                             let i = kept.next().unwrap_or_default();
                             // SAFETY: the caller's contract.
@@ -109,7 +120,7 @@ impl Image {
                         } else {
                             let len = page.min(self.bytes - p * page);
                             zeroed += len;
-                            if zeroed > KEEP_RESIDENT_BYTES {
+                            if zeroed > keep_resident {
                                 discard_all = true;
                                 return;
                             }
@@ -125,6 +136,7 @@ impl Image {
                         return;
                     }
                     for i in self.kept_between(first, end) {
+                        resident.push(self.pages[i]);
                         // SAFETY: the caller's contract.
                         unsafe { self.write_kept(base, i) };
                     }
@@ -134,23 +146,64 @@ impl Image {
         failed?;
         if discard_all {
             // More touched than is worth zeroing in place: drop it all, write the image.
-            // SAFETY: as above, for the whole memory.
-            if unsafe { libc::madvise(base.cast(), self.bytes, libc::MADV_DONTNEED) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            for i in 0..self.pages.len() {
-                // SAFETY: the caller's contract.
-                unsafe { self.write_kept(base, i) };
-            }
+            // SAFETY: the caller's contract.
+            unsafe { self.restore_minimal(base, resident) }?;
         }
         Ok(())
+    }
+
+    /// Makes the memory equal to the image with as few pages present as possible: all
+    /// discarded, then the image written. Sets `resident` to the image's pages.
+    ///
+    /// # Safety
+    /// As [`Image::restore`].
+    pub(crate) unsafe fn restore_minimal(&self, base: *mut u8, resident: &mut Vec<usize>) -> io::Result<()> {
+        // SAFETY: part of the mapping (the caller's contract); discarding makes it read
+        // as zero, swapped-out pages included.
+        if unsafe { libc::madvise(base.cast(), self.bytes, libc::MADV_DONTNEED) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        for i in 0..self.pages.len() {
+            // SAFETY: the caller's contract.
+            unsafe { self.write_kept(base, i) };
+        }
+        resident.clear();
+        resident.extend_from_slice(&self.pages);
+        Ok(())
+    }
+
+    /// Makes the memory equal to the image again without scanning it, writing only the
+    /// pages of `resident` (the pages the last [`Image::restore`] wrote). Exact only if no
+    /// other page became present since then: the caller proves that with an unchanged
+    /// page-fault count of the only thread that uses the memory
+    /// ([`faults_on_this_thread`](super::touched::faults_on_this_thread)), since in an
+    /// anonymous private mapping a page becomes present only through a fault.
+    ///
+    /// # Safety
+    /// As [`Image::restore`], and `resident` must be what the last restore of this
+    /// memory set.
+    pub(crate) unsafe fn restore_resident(&self, base: *mut u8, resident: &[usize]) {
+        let mut kept = 0;
+        for &p in resident {
+            while kept < self.pages.len() && self.pages[kept] < p {
+                kept += 1;
+            }
+            if kept < self.pages.len() && self.pages[kept] == p {
+                // SAFETY: the caller's contract.
+                unsafe { self.write_kept(base, kept) };
+            } else {
+                let len = self.page.min(self.bytes - p * self.page);
+                // SAFETY: inside the memory (the caller's contract).
+                unsafe { std::ptr::write_bytes(base.add(p * self.page), 0, len) };
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vm::pool::{WASM_PAGE, checkout, give_back};
+    use crate::vm::pool::{KEEP_RESIDENT_BYTES, WASM_PAGE, checkout, give_back};
 
     fn methods() -> Vec<Method> {
         let mut m = vec![Method::Mincore];
@@ -188,11 +241,49 @@ mod tests {
                     base.add(3 * page + 8).write(9);
                     base.add(5 * page).write(9);
                     base.add(bytes - 1).write(0);
-                    image.restore(base, method).unwrap();
+                    image.restore(base, method, &mut Vec::new(), KEEP_RESIDENT_BYTES).unwrap();
                 }
             }
             give_back(slot);
         }
+    }
+
+    #[test]
+    fn the_pages_a_restore_wrote_are_enough_while_no_fault_made_another_present() {
+        let bytes = 2 * WASM_PAGE;
+        let slot = checkout(bytes).unwrap();
+        let base = slot.base.as_ptr();
+        let page = os_page();
+        // SAFETY: read-write and ours; a pooled slot may come with zeroed pages present.
+        unsafe {
+            libc::madvise(base.cast(), bytes, libc::MADV_DONTNEED);
+            base.add(page).write(4);
+        }
+        // SAFETY: as above.
+        let image = unsafe { Image::capture(base, bytes, Method::best()) }.unwrap();
+        let mut resident = Vec::new();
+        // SAFETY: as above.
+        unsafe {
+            base.add(7 * page).write(1);
+            image.restore(base, Method::best(), &mut resident, KEEP_RESIDENT_BYTES).unwrap();
+        }
+        assert_eq!(resident, [1, 7], "the image page and the page written");
+        for round in 0..3u8 {
+            let before = crate::vm::touched::faults_on_this_thread();
+            // SAFETY: as above: both pages are present, so these writes take no fault.
+            unsafe {
+                base.add(page + 1).write(round + 1);
+                base.add(7 * page + 9).write(round + 1);
+            }
+            assert_eq!(crate::vm::touched::faults_on_this_thread(), before, "writes to present pages take no fault");
+            // SAFETY: as above; `resident` is what the last restore set.
+            unsafe { image.restore_resident(base, &resident) };
+            // SAFETY: as above.
+            let all = unsafe { std::slice::from_raw_parts(base, bytes) };
+            assert_eq!(all[page], 4);
+            assert_eq!(all.iter().filter(|b| **b != 0).count(), 1, "round {round}");
+        }
+        give_back(slot);
     }
 
     #[test]
@@ -208,7 +299,7 @@ mod tests {
             // SAFETY: as above.
             unsafe {
                 std::ptr::write_bytes(base, 1, bytes);
-                image.restore(base, method).unwrap();
+                image.restore(base, method, &mut Vec::new(), KEEP_RESIDENT_BYTES).unwrap();
                 let all = std::slice::from_raw_parts(base, bytes);
                 assert_eq!(all[100], 7);
                 assert_eq!(all.iter().filter(|b| **b != 0).count(), 1, "{method:?}");

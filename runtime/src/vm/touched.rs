@@ -184,6 +184,21 @@ fn scan(fd: RawFd, base: *mut u8, len: usize, work: &mut dyn FnMut(usize, usize,
     Ok(())
 }
 
+/// Page faults taken by the calling thread so far (minor and major), or `None` if the
+/// kernel does not say. Every page of an anonymous private mapping that becomes present,
+/// or comes back from swap, does so through a fault of the thread that touches it, so an
+/// unchanged count proves that this thread made no page present meanwhile.
+pub(crate) fn faults_on_this_thread() -> Option<u64> {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `usage` is a writable `rusage`.
+    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, usage.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: initialised by the successful call (and zeroed before).
+    let usage = unsafe { usage.assume_init() };
+    Some(usage.ru_minflt as u64 + usage.ru_majflt as u64)
+}
+
 pub(crate) fn os_page() -> usize {
     // SAFETY: sysconf has no preconditions.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
