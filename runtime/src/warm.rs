@@ -7,7 +7,10 @@
 //! globals included). After a call in which the guest returned normally (no trap, no
 //! timeout, fuel left, no host trap), the memory is shrunk back to its initial size,
 //! its bytes made equal to the image again and the globals written back; the instance
-//! then waits in this thread's table for the next call. After any other end, or if the
+//! then waits in this thread's table for the next call. Finding the bytes to restore
+//! takes a page-table scan only when this thread took a page fault since the last
+//! reset; otherwise the pages that reset left present are all that may differ, and they
+//! are rewritten without a scan (ADR 0010 says why that is exact). After any other end, or if the
 //! reset fails, it is dropped. A call of a function whose warm instance is in use
 //! further up the same thread's stack (a module calling itself through the `modules`
 //! group) takes the fresh path.

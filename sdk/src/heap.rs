@@ -7,7 +7,8 @@
 //! a fresh (or exactly reset) instance, so that growth is paid again on every call. This
 //! allocator hands dlmalloc that unused tail first (growing memory right after it if the
 //! first request needs more, so that the block stays contiguous) and only then grows
-//! memory, as the standard allocator does.
+//! memory, as the standard allocator does; it asks for memory in 4 KiB steps rather than
+//! whole wasm pages, so that a small first allocation fits in that tail.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::arch::wasm32;
@@ -101,9 +102,17 @@ pub(crate) struct Heap(UnsafeCell<Dlmalloc<InitialThenGrow>>);
 // SAFETY: single-threaded (see `InitialThenGrow`).
 unsafe impl Sync for Heap {}
 
+/// What dlmalloc asks its source for at least: its default is a wasm page, which the
+/// tail of the initial memory rarely has, so a module's first allocation would grow the
+/// memory however small it is. The source still hands out whole wasm pages when it grows.
+const GRANULARITY: usize = 4096;
+
 impl Heap {
     const fn new() -> Heap {
-        Heap(UnsafeCell::new(Dlmalloc::new_with_allocator(InitialThenGrow { tail_taken: UnsafeCell::new(false) })))
+        let mut dlmalloc = Dlmalloc::new_with_allocator(InitialThenGrow { tail_taken: UnsafeCell::new(false) });
+        let accepted = dlmalloc.set_granularity(GRANULARITY);
+        assert!(accepted, "a power of two above the malloc alignment");
+        Heap(UnsafeCell::new(dlmalloc))
     }
 }
 

@@ -112,6 +112,15 @@
 //! [`kv`], [`modules`]. A function may only use the groups its manifest entry lists
 //! (and the host allows); `wasmod validate` tells you if one is missing. Groups an
 //! embedder defines are bound with [`import_group!`], without `extern` blocks.
+//!
+//! # Memory
+//!
+//! Every call starts from the module's initial state, so whatever a call allocates is
+//! gone at the next. On wasm32 the crate installs a global allocator (feature
+//! `allocator`, on by default): dlmalloc, first over the part of the initial memory the
+//! linker left free above `__heap_base`, and only then over memory it grows. A function
+//! that allocates little never grows its memory. Turn the feature off to install your own
+//! `#[global_allocator]`.
 #![deny(missing_docs)]
 
 pub mod clock;

@@ -360,6 +360,9 @@ fn an_sdk_guest_with_a_static_counter_and_heap_returns_the_same_every_call() {
     let validated = wasmod_tests::validated(&package("limits"));
     let counter = rt.load(&validated, "counter", &NoCache).unwrap();
     let first = rt.call(&counter, b"hello").unwrap();
+    // The sdk's allocator serves a small call from the initial memory: no growth.
+    let initial = initial_pages(validated.function_bytes("counter").unwrap());
+    assert_eq!(first.metrics.memory_pages, initial, "the call grew its memory");
     for call in 1..5 {
         let again = rt.call(&counter, b"hello").unwrap();
         assert_eq!(again.output, first.output, "call {call}");
@@ -370,4 +373,14 @@ fn an_sdk_guest_with_a_static_counter_and_heap_returns_the_same_every_call() {
         usize::from(rt.uses_warm_instances()),
         "a Rust guest is resettable"
     );
+}
+
+/// The initial pages of a file's memory.
+fn initial_pages(wasm: &[u8]) -> u32 {
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        if let wasmparser::Payload::MemorySection(memories) = payload.unwrap() {
+            return memories.into_iter().next().unwrap().unwrap().initial as u32;
+        }
+    }
+    panic!("no memory")
 }

@@ -493,7 +493,7 @@ fn bench(args: &[String]) -> Result<()> {
     let rows = [
         (
             "a call with fresh-instance semantics (warm instance, reset), trivial function, 1 KiB in and out, vs \
-             wasmtime 50 pooling allocator + fuel, same process, alternating rounds (`benches/peer`)",
+             wasmtime 48 pooling allocator + fuel, same process, alternating rounds (`benches/peer`)",
             "≤ 0.3× wasmtime".to_string(),
             format!("{} vs {} → {vs_wasmtime:.2}×", human(peer_warm), human(peer_wasmtime)),
             yes(vs_wasmtime <= 0.3),
@@ -544,7 +544,7 @@ fn bench(args: &[String]) -> Result<()> {
             yes(speedup >= 1.8),
         ),
         (
-            "wasmtime 50 pooling + fuel, 2 threads vs 1 (`benches/peer`)",
+            "wasmtime 48 pooling + fuel, 2 threads vs 1 (`benches/peer`)",
             "reported".into(),
             format!("{wasmtime_threads:.2}×"),
             "–",

@@ -184,7 +184,7 @@ fn main() {
         println!("  {name:<28} {r:>9.3}");
     }
     if let Some(path) = std::env::var_os("WASMOD_PEER_OUT") {
-        let mut json = format!("{{\"rounds\":{rounds},\"window_ms\":{},\"wasmtime\":\"50.0.1\"", window.as_millis());
+        let mut json = format!("{{\"rounds\":{rounds},\"window_ms\":{},\"wasmtime\":\"48.0.0\"", window.as_millis());
         for ((name, _, _), m) in rows.iter().zip(&medians) {
             json.push_str(&format!(",\"{name}_ns\":{m:.1}"));
         }
