@@ -19,6 +19,7 @@ use crate::vm::fuel::Fuel;
 use crate::vm::panic_text;
 use crate::vm::pool;
 use crate::vm::watchdog::Watch;
+use crate::warm::Taken;
 use crate::{CallError, CallLimits, CallMetrics, CallOutcome, ErrorKind, LoadedFunction, Runtime};
 
 /// The most fuel reading a panic message after a trap may use (of what the call has left).
@@ -353,18 +354,26 @@ impl Runtime {
     /// reset after the call and kept only if the guest returned normally.
     fn run_warm(&self, call: PerCall<'_>, input: &[u8], started: Instant) -> Result<CallOutcome, CallError> {
         let (f, limits, deadline) = (call.function, call.limits, call.deadline);
-        let mut warm = match crate::warm::take(f, self.inner.stack_bytes) {
-            Some(mut warm) => {
+        // Held until this call ends: a call of `f` from inside it takes the fresh path.
+        let (mut warm, _lease) = match crate::warm::take(f, self.inner.stack_bytes) {
+            Taken::Ready(mut warm, lease) => {
                 // SAFETY: `self` and `f` are borrowed until this call ends; the warm
                 // instance is reset (`end`) or dropped before this function returns.
                 unsafe { warm.begin(call) };
-                warm
+                (warm, lease)
+            }
+            // A call of the same function further up this thread's stack has it.
+            Taken::Busy => {
+                // SAFETY: the store is dropped at the end of this block, while `self` and
+                // `f` are borrowed.
+                let mut fresh = unsafe { self.instantiate(&self.module_for_this_call(f), call) }?;
+                return self.call_in(&mut fresh, f, input, limits, deadline, started).0;
             }
             // SAFETY: as above; the function's own engine, which the warm instance keeps,
             // holds the shared module's code.
-            None => {
+            Taken::Empty(lease) => {
                 match crate::warm::Warm::new(unsafe { self.instantiate(&f.module, call) }?, f, self.inner.stack_bytes) {
-                    Ok(warm) => warm,
+                    Ok(warm) => (warm, lease),
                     // Could not take its image: this call runs in it as a fresh instance.
                     Err(mut fresh) => return self.call_in(&mut fresh, f, input, limits, deadline, started).0,
                 }

@@ -159,8 +159,10 @@ impl Warm {
 struct Entry {
     /// Keeps the `CodeId` allocation (the key) from being reused while the entry exists.
     owner: Weak<CodeId>,
-    /// `None` while a call uses it.
+    /// The instance waiting for the next call.
     warm: Option<Box<Warm>>,
+    /// A call of the function is running on this thread (it holds a [`Lease`]).
+    busy: bool,
 }
 
 type Table = HashMap<usize, Entry, BuildHasherDefault<AddressHasher>>;
@@ -173,29 +175,64 @@ fn key(f: &LoadedFunction) -> usize {
     Arc::as_ptr(&f.code) as usize
 }
 
-/// Takes this thread's warm instance of `f` for a call, if there is one that a runtime
-/// with `stack_bytes` may use.
-pub(crate) fn take(f: &LoadedFunction, stack_bytes: Option<usize>) -> Option<Box<Warm>> {
-    WARM.try_with(|table| {
-        let mut table = table.borrow_mut();
-        let warm = table.get_mut(&key(f))?.warm.take()?;
-        (warm.stack_bytes == stack_bytes).then_some(warm)
-    })
-    .ok()
-    .flatten()
+/// What this thread has for a call of a function.
+pub(crate) enum Taken {
+    /// Its warm instance, now the call's.
+    Ready(Box<Warm>, Lease),
+    /// None yet (or one made for a runtime with another stack size, now dropped): the
+    /// call makes one.
+    Empty(Lease),
+    /// A call of the function further up this thread's stack is running: this call
+    /// takes the fresh path.
+    Busy,
 }
 
-/// Keeps `warm` (reset) as this thread's warm instance of `f`.
+/// A call's claim on its function's entry: while it lives, other calls of the function
+/// on this thread are [`Taken::Busy`]. Dropped when the call ends, however it ends.
+pub(crate) struct Lease {
+    key: usize,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let _ = WARM.try_with(|table| {
+            if let Ok(mut table) = table.try_borrow_mut()
+                && let Some(entry) = table.get_mut(&self.key)
+            {
+                entry.busy = false;
+            }
+        });
+    }
+}
+
+/// Takes this thread's warm instance of `f` for a call by a runtime with `stack_bytes`.
+pub(crate) fn take(f: &LoadedFunction, stack_bytes: Option<usize>) -> Taken {
+    let key = key(f);
+    WARM.try_with(|table| {
+        let mut table = table.borrow_mut();
+        if !table.contains_key(&key) {
+            // A new entry: forget functions dropped since.
+            table.retain(|_, e| e.owner.strong_count() > 0);
+            table.insert(key, Entry { owner: Arc::downgrade(&f.code), warm: None, busy: false });
+        }
+        let entry = table.get_mut(&key).expect("inserted above");
+        if entry.busy {
+            return Taken::Busy;
+        }
+        entry.busy = true;
+        match entry.warm.take() {
+            Some(warm) if warm.stack_bytes == stack_bytes => Taken::Ready(warm, Lease { key }),
+            _ => Taken::Empty(Lease { key }),
+        }
+    })
+    .unwrap_or(Taken::Busy)
+}
+
+/// Keeps `warm` (reset) as this thread's warm instance of `f`, for the next call.
 pub(crate) fn put(f: &LoadedFunction, warm: Box<Warm>) {
     let _ = WARM.try_with(|table| {
-        let mut table = table.borrow_mut();
-        match table.get_mut(&key(f)) {
-            Some(entry) => entry.warm = Some(warm),
-            None => {
-                // A new entry: forget functions dropped since.
-                table.retain(|_, e| e.owner.strong_count() > 0);
-                table.insert(key(f), Entry { owner: Arc::downgrade(&f.code), warm: Some(warm) });
-            }
+        if let Some(entry) = table.borrow_mut().get_mut(&key(f)) {
+            entry.warm = Some(warm);
         }
     });
 }
@@ -229,7 +266,7 @@ fn digest(instance: &mut Instantiated) -> [u8; 32] {
 
 /// The state digest of this thread's warm instance of `f`, if it has one waiting.
 pub(crate) fn digest_of_warm(f: &LoadedFunction, stack_bytes: Option<usize>) -> Option<[u8; 32]> {
-    let mut warm = take(f, stack_bytes)?;
+    let Taken::Ready(mut warm, _lease) = take(f, stack_bytes) else { return None };
     let d = digest(warm.instance());
     put(f, warm);
     Some(d)

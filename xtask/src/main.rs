@@ -581,6 +581,7 @@ fn bench(args: &[String]) -> Result<()> {
 - Every benchmark lives in a crate's `benches/` (`{}`).\n\
 - Host-call costs are derived: a guest loop making 1,000 calls minus the same loop without them, over 1,000.\n\
 - `throughput/N_threads` is the wall time of a batch of calls split across N threads, per call; the rows are measured seconds apart, so their ratio carries this VM's drift. The 2-vs-1 target is judged on `runtime/benches/scaling.rs` instead: 1 thread, 2 threads and 2 processes in alternating windows, the ratio taken within each round (ADR 0007).\n\
+- The peer rows come from `benches/peer` (a workspace of its own, so that CI never builds wasmtime): wasmod with warm instances, wasmod with a fresh instance per call, wasmod's live instance and wasmtime 48.0.0's pooling allocator with fuel (imports linked once, exports resolved once, input through `wasmod_alloc`), all on the same packed file in one process, in short windows whose order rotates every round; each ratio is the median of the ratios within rounds.\n\
 - `machine/reference_loop` is 10,000 dependent integer operations with no memory traffic: it moves only with the CPU time this VM gets. Compare runs through it: when it is slower, so is every other row.\n\
 - The notes on misses and their causes are kept below by hand.\n",
         BENCHES.iter().map(|(p, b)| format!("{p}/{b}")).collect::<Vec<_>>().join(", ")

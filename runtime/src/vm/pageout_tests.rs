@@ -1,5 +1,6 @@
 //! The swap blind spot, reproduced: a page a guest wrote is swapped out before its slot
-//! is cleared, and the next user of the slot must still see only zeros.
+//! is cleared, or before a warm instance's memory is restored to its image, and the next
+//! call must still see only zeros there (and the image).
 //!
 //! To make the kernel do that on demand the test needs swap and a memory cgroup of its
 //! own. It runs the scenario in a child process (this test binary, filtered to
@@ -41,12 +42,33 @@ fn pagemap_entry(addr: usize) -> Option<u64> {
     Some(u64::from_le_bytes(entry))
 }
 
+/// How the slot is made clean again.
+#[derive(Clone, Copy, Debug)]
+enum Clean {
+    /// As the pool does when a memory is dropped.
+    Slot,
+    /// As a warm instance's reset does: back to an image of data (at [`IMAGE_AT`]).
+    Image,
+}
+
+/// Where the image's data lies: in the first wasm page.
+const IMAGE_AT: usize = 4096 * 2;
+
 /// Writes a secret into a slot, pages it out (and empties the cgroup at `evict`, if
-/// given), clears the slot finding its pages by `method`, and checks that the secret
-/// is gone.
-fn scenario(evict: Option<&Path>, method: Method) -> Seen {
+/// given), cleans the slot (`clean`) finding its pages by `method`, and checks that the
+/// secret is gone (and, for an image, that the image's data is there).
+fn scenario(evict: Option<&Path>, method: Method, clean: Clean) -> Seen {
     let mut slot = checkout(4 * WASM_PAGE).unwrap();
     let base = slot.base.as_ptr();
+    let image = match clean {
+        Clean::Slot => None,
+        Clean::Image => {
+            // SAFETY: read-write and ours.
+            unsafe { std::ptr::write_bytes(base.add(IMAGE_AT), 0x3C, 100) };
+            // SAFETY: as above; nothing else uses the slot.
+            Some(unsafe { crate::vm::image::Image::capture(base, 4 * WASM_PAGE, method) }.unwrap())
+        }
+    };
     // SAFETY: the slot's first four wasm pages are read-write.
     unsafe { std::ptr::write_bytes(base.add(SECRET_AT), 0xA5, 4096) };
     let page = (base as usize + SECRET_AT) & !4095;
@@ -71,10 +93,19 @@ fn scenario(evict: Option<&Path>, method: Method) -> Seen {
     }
     let swapped = pagemap_entry(page).is_some_and(|e| e >> 62 & 1 == 1 && e >> 63 & 1 == 0);
     let seen = Seen { swapped, resident: resident() };
-    slot.clear_by(method).unwrap();
+    match &image {
+        None => slot.clear_by(method).unwrap(),
+        // SAFETY: read-write, ours, and nothing else uses it.
+        Some(image) => unsafe { image.restore(base, method, &mut Vec::new(), 1 << 20) }.unwrap(),
+    }
     // SAFETY: still read-write.
     let after = unsafe { std::slice::from_raw_parts(base.add(SECRET_AT), 4096) };
-    assert!(after.iter().all(|b| *b == 0), "the secret survived clearing by {method:?} ({seen:?})");
+    assert!(after.iter().all(|b| *b == 0), "the secret survived {clean:?} by {method:?} ({seen:?})");
+    if image.is_some() {
+        // SAFETY: as above.
+        let data = unsafe { std::slice::from_raw_parts(base.add(IMAGE_AT), 101) };
+        assert!(data[..100].iter().all(|b| *b == 0x3C) && data[100] == 0, "the image is back");
+    }
     give_back(slot);
     seen
 }
@@ -106,8 +137,10 @@ fn swapped_page_child() {
         methods.push(best);
     }
     for method in methods {
-        let seen = scenario(cgroup.as_deref(), method);
-        println!("PAGEOUT {} swapped={} resident={}", name(method), seen.swapped, seen.resident);
+        for clean in [Clean::Slot, Clean::Image] {
+            let seen = scenario(cgroup.as_deref(), method, clean);
+            println!("PAGEOUT {}/{clean:?} swapped={} resident={}", name(method), seen.swapped, seen.resident);
+        }
     }
 }
 
@@ -194,8 +227,10 @@ fn a_page_swapped_out_before_its_slot_is_cleared_cannot_leak() {
         Ok(p) => p,
         Err(why) => {
             println!("the kernel cannot page out here ({why}): checking only a page paged out in this process");
-            let seen = scenario(None, Method::best());
-            println!("PAGEOUT swapped={} resident={}", seen.swapped, seen.resident);
+            for clean in [Clean::Slot, Clean::Image] {
+                let seen = scenario(None, Method::best(), clean);
+                println!("PAGEOUT {clean:?} swapped={} resident={}", seen.swapped, seen.resident);
+            }
             return;
         }
     };
@@ -211,7 +246,7 @@ fn a_page_swapped_out_before_its_slot_is_cleared_cannot_leak() {
     println!("{}", lines.join("\n"));
     assert!(!lines.is_empty(), "the child reports what it saw:\n{stdout}");
     // The case this is about: swapped out, and not resident by `mincore`'s account (the
-    // pool used to skip such pages), cleared by every method.
+    // pool used to skip such pages), cleared and restored by every method.
     for line in &lines {
         assert!(
             line.ends_with(" swapped=true resident=false"),
