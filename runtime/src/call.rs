@@ -7,15 +7,14 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmer::{
-    Extern, Function, FunctionEnv, FunctionEnvMut, Instance, Module, RuntimeError, Store, TypedFunction, Value,
-};
+use wasmer::{Extern, FunctionEnv, Instance, Module, RuntimeError, Store, TypedFunction};
 use wasmer_types::TrapCode;
-use wasmod_host_abi::ValType;
 use wasmod_host_abi::abi::{ALLOC_EXPORT, EntryResult, MEMORY_EXPORT, PANIC_MESSAGE_EXPORT, Region};
 
-use crate::host::{CallEnv, HostContext, HostError, HostValue};
+use crate::host::CallEnv;
+use crate::host_call::host_function;
 use crate::vm::fuel::Fuel;
+use crate::vm::guest_memory::{copy_in, copy_out};
 use crate::vm::panic_text;
 use crate::vm::pool;
 use crate::vm::watchdog::Watch;
@@ -33,158 +32,6 @@ pub(crate) struct Nested {
     pub depth: u32,
     /// The caller's deadline (`None` for a call from the host, which has only its own).
     pub deadline: Option<Instant>,
-}
-
-fn to_host(v: &Value) -> HostValue {
-    match v {
-        Value::I32(x) => HostValue::I32(*x),
-        Value::I64(x) => HostValue::I64(*x),
-        Value::F32(x) => HostValue::F32(*x),
-        Value::F64(x) => HostValue::F64(*x),
-        _ => HostValue::I32(0),
-    }
-}
-
-fn to_wasm(v: HostValue) -> Value {
-    match v {
-        HostValue::I32(x) => Value::I32(x),
-        HostValue::I64(x) => Value::I64(x),
-        HostValue::F32(x) => Value::F32(x),
-        HostValue::F64(x) => Value::F64(x),
-    }
-}
-
-fn matches_type(v: HostValue, t: ValType) -> bool {
-    matches!(
-        (v, t),
-        (HostValue::I32(_), ValType::I32)
-            | (HostValue::I64(_), ValType::I64)
-            | (HostValue::F32(_), ValType::F32)
-            | (HostValue::F64(_), ValType::F64)
-    )
-}
-
-/// Builds the wasmer host function for import `import` of the function a store serves.
-/// It finds the group and the caller through the store's environment, so a warm
-/// instance's host functions serve every call of it.
-///
-/// Signatures of up to six `i32` parameters and no result or one `i32` or `i64` (every
-/// standard group's) get a typed function: wasmer calls it natively, with no vector of
-/// arguments or results and no type to clone per call. Any other signature (an
-/// embedder's group may declare one) gets a dynamic function.
-fn host_function(store: &mut Store, env: &FunctionEnv<CallEnv>, import: usize, ty: &wasmer::FunctionType) -> Function {
-    macro_rules! typed {
-        ($($arg:ident),*) => {
-            match ty.results() {
-                [] => {
-                    return Function::new_typed_with_env(
-                        store,
-                        env,
-                        move |mut env: FunctionEnvMut<'_, CallEnv>, $($arg: i32),*| -> Result<(), RuntimeError> {
-                            dispatch(&mut env, import, &[$(HostValue::I32($arg)),*]).map(|_| ())
-                        },
-                    )
-                }
-                [wasmer::Type::I32] => {
-                    return Function::new_typed_with_env(
-                        store,
-                        env,
-                        move |mut env: FunctionEnvMut<'_, CallEnv>, $($arg: i32),*| -> Result<i32, RuntimeError> {
-                            let value = dispatch(&mut env, import, &[$(HostValue::I32($arg)),*])?;
-                            Ok(value.and_then(HostValue::i32).unwrap_or_default())
-                        },
-                    )
-                }
-                [wasmer::Type::I64] => {
-                    return Function::new_typed_with_env(
-                        store,
-                        env,
-                        move |mut env: FunctionEnvMut<'_, CallEnv>, $($arg: i32),*| -> Result<i64, RuntimeError> {
-                            let value = dispatch(&mut env, import, &[$(HostValue::I32($arg)),*])?;
-                            Ok(value.and_then(HostValue::i64).unwrap_or_default())
-                        },
-                    )
-                }
-                _ => {}
-            }
-        };
-    }
-    if ty.params().iter().all(|t| *t == wasmer::Type::I32) {
-        match ty.params().len() {
-            0 => typed!(),
-            1 => typed!(a),
-            2 => typed!(a, b),
-            3 => typed!(a, b, c),
-            4 => typed!(a, b, c, d),
-            5 => typed!(a, b, c, d, e),
-            6 => typed!(a, b, c, d, e, f),
-            _ => {}
-        }
-    }
-    Function::new_with_env(store, env, ty.clone(), move |mut env: FunctionEnvMut<'_, CallEnv>, args: &[Value]| {
-        let args: Vec<HostValue> = args.iter().map(to_host).collect();
-        Ok(dispatch(&mut env, import, &args)?.map(to_wasm).into_iter().collect())
-    })
-}
-
-/// Runs host function `import` of the store's function with `args` (of its signature's
-/// types, which wasmer checked): the group's result, checked against the signature, or
-/// the trap that stops the call, with why recorded in the environment.
-fn dispatch(
-    env: &mut FunctionEnvMut<'_, CallEnv>,
-    import: usize,
-    args: &[HostValue],
-) -> Result<Option<HostValue>, RuntimeError> {
-    let f = env.data().function;
-    // SAFETY: guest code runs only during a call, which keeps its function alive.
-    let f = unsafe { f.get() };
-    let Ok(binding) = &f.imports[import] else {
-        unreachable!("only granted imports get a host function");
-    };
-    let (group, index) = (&binding.group, binding.index);
-    let def = group.def();
-    let function = &def.functions[index];
-    // ABI v1: a callback into the guest runs with host imports disabled. This is the
-    // one place the rule is enforced; it bounds every nesting through the allocator.
-    if env.data().in_callback {
-        let name = format!("{}.{}", def.name, function.name);
-        let message = format!("host function {name} was called from inside a callback into the guest");
-        env.data_mut().reentrant = Some(name);
-        return Err(RuntimeError::new(message));
-    }
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut cx = HostContext { env: env.as_mut(), group: def, function };
-        group.call(index, &mut cx, args)
-    }));
-    let results = &function.signature.results;
-    let fail = |env: &mut FunctionEnvMut<'_, CallEnv>, message: String| {
-        env.data_mut().host_trap = Some((format!("{}.{}", def.name, function.name), message.clone()));
-        Err(RuntimeError::new(message))
-    };
-    match result {
-        Ok(Ok(value)) => match (value, results.first()) {
-            (None, None) => Ok(None),
-            (Some(v), Some(t)) if results.len() == 1 && matches_type(v, *t) => Ok(Some(v)),
-            (v, _) => fail(env, format!("host function returned {v:?}, which does not match {}", function.signature)),
-        },
-        Ok(Err(HostError::Status(code))) => match results.first() {
-            Some(ValType::I32) => Ok(Some(HostValue::I32(code))),
-            Some(ValType::I64) => Ok(Some(HostValue::I64(i64::from(code)))),
-            _ => fail(env, format!("host function failed with status {code}")),
-        },
-        Ok(Err(HostError::Trap(message))) => fail(env, message),
-        Ok(Err(e @ HostError::BadPointer { .. })) => {
-            let message = format!("in {}.{}: {e}", def.name, function.name);
-            env.data_mut().guest_fault = Some(message.clone());
-            Err(RuntimeError::new(message))
-        }
-        Ok(Err(HostError::Guest(e))) => Err(e),
-        Ok(Err(HostError::DeadlineExceeded)) => {
-            env.data_mut().deadline_passed = true;
-            Err(RuntimeError::new(format!("the deadline passed inside host function {}.{}", def.name, function.name)))
-        }
-        Err(panic) => fail(env, format!("the host function panicked: {}", panic_text(panic.as_ref()))),
-    }
 }
 
 /// What one call is: who runs what, under which limits, with which data. It reaches a
@@ -532,64 +379,6 @@ pub(crate) struct Instantiated {
     pub created: Option<NonNull<crate::vm::pool::PooledMemory>>,
 }
 
-/// An instance kept alive across calls. The product never does this (every call gets a
-/// fresh instance); it exists only so benchmarks can measure the floor of the per-call
-/// cost. Calls reuse whatever the previous call left in memory.
-#[doc(hidden)]
-pub struct LiveInstance {
-    // Declared first, so dropped before what its store points to.
-    inner: Instantiated,
-    max_output: usize,
-    _runtime: Box<Runtime>,
-    _function: Box<LoadedFunction>,
-}
-
-impl std::fmt::Debug for LiveInstance {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LiveInstance")
-    }
-}
-
-impl LiveInstance {
-    /// Calls the entry point again in the same instance (fuel is topped up).
-    pub fn call(&mut self, input: &[u8]) -> Result<Vec<u8>, String> {
-        let i = &mut self.inner;
-        i.fuel.set(i.fuel_start);
-        let (ptr, len) = if input.is_empty() {
-            (0, 0)
-        } else {
-            let len = input.len() as i32;
-            let ptr = i.alloc.call(&mut i.store, len).map_err(|e| e.message())?;
-            if !copy_in(&i.memory.view(&i.store), u64::from(ptr as u32), input) {
-                return Err(format!("wasmod_alloc returned {ptr:#x}, outside memory"));
-            }
-            (ptr, len)
-        };
-        let word = i.entry.call(&mut i.store, ptr, len).map_err(|e| e.message())?;
-        let (EntryResult::Ok(region) | EntryResult::Err(region)) = EntryResult::unpack(word);
-        read_region(&i.store, &i.memory, region, self.max_output).map_err(|e| e.to_string())
-    }
-}
-
-impl Runtime {
-    /// Instantiates a function once for repeated calls (benchmarks only, see
-    /// [`LiveInstance`]).
-    #[doc(hidden)]
-    pub fn live_instance(&self, f: &LoadedFunction) -> Result<LiveInstance, CallError> {
-        let limits = self.inner.limits;
-        let deadline = Instant::now() + Duration::from_secs(3600 * 24 * 365);
-        let runtime = Box::new(self.clone());
-        let function = Box::new(f.clone());
-        // SAFETY: both live in boxes that `LiveInstance` drops after the store, and the
-        // function's own engine (in the box) holds the shared module's code.
-        // The shared module, never this thread's copy: a live instance may move to another
-        // thread and outlive this one (and with it the copy's code).
-        let call = PerCall { runtime: &runtime, function: &function, limits: &limits, data: None, depth: 0, deadline };
-        let inner = unsafe { runtime.instantiate(&function.module, call) }?;
-        Ok(LiveInstance { inner, max_output: limits.max_output_bytes, _runtime: runtime, _function: function })
-    }
-}
-
 /// How the guest part of a call failed, before classification.
 enum Failure {
     /// A trap (or an error from wasmer).
@@ -606,34 +395,12 @@ impl From<RuntimeError> for Failure {
     }
 }
 
-/// Copies `bytes` into guest memory at `offset`; `false` if they do not fit.
-///
-/// wasmer's `MemoryView::write` copies with volatile accesses, because another thread
-/// may change a shared memory meanwhile. wasmod memories are never shared (the threads
-/// proposal is off), and no guest code runs while the host copies (the guest is either
-/// not started or suspended in a host call on this thread), so a plain copy is sound.
-pub(crate) fn copy_in(view: &wasmer::MemoryView<'_>, offset: u64, bytes: &[u8]) -> bool {
-    let fits = offset.checked_add(bytes.len() as u64).is_some_and(|end| end <= view.data_size());
-    if fits {
-        // SAFETY: in bounds (checked above), and nothing else touches the memory now
-        // (see above); `ptr::copy` allows the two ranges to overlap.
-        unsafe { std::ptr::copy(bytes.as_ptr(), view.data_ptr().add(offset as usize), bytes.len()) };
-    }
-    fits
-}
-
-/// Copies `len` bytes at `offset` out of guest memory; `None` if out of bounds. See
-/// [`copy_in`] for why a plain copy is sound.
-pub(crate) fn copy_out(view: &wasmer::MemoryView<'_>, offset: u64, len: usize) -> Option<Vec<u8>> {
-    let end = offset.checked_add(len as u64)?;
-    if end > view.data_size() {
-        return None;
-    }
-    // SAFETY: in bounds (checked above), and nothing writes the memory meanwhile.
-    Some(unsafe { std::slice::from_raw_parts(view.data_ptr().add(offset as usize), len) }.to_vec())
-}
-
-fn read_region(store: &Store, memory: &wasmer::Memory, region: Region, max: usize) -> Result<Vec<u8>, ErrorKind> {
+pub(crate) fn read_region(
+    store: &Store,
+    memory: &wasmer::Memory,
+    region: Region,
+    max: usize,
+) -> Result<Vec<u8>, ErrorKind> {
     if region.len as usize > max {
         return Err(ErrorKind::OutputTooLarge { len: u64::from(region.len), limit: max as u64 });
     }

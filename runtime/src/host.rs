@@ -306,7 +306,7 @@ impl HostContext<'_> {
     /// Copies `len` bytes at `ptr` out of guest memory.
     pub fn read(&self, ptr: i32, len: i32) -> Result<Vec<u8>, HostError> {
         let len = len as u32 as usize;
-        crate::call::copy_out(&self.memory().view(&self.env), u64::from(ptr as u32), len)
+        crate::vm::guest_memory::copy_out(&self.memory().view(&self.env), u64::from(ptr as u32), len)
             .ok_or_else(|| self.bad_pointer(ptr, len))
     }
 
@@ -317,7 +317,7 @@ impl HostContext<'_> {
 
     /// Copies bytes into guest memory at `ptr`.
     pub fn write(&self, ptr: i32, bytes: &[u8]) -> Result<(), HostError> {
-        if crate::call::copy_in(&self.memory().view(&self.env), u64::from(ptr as u32), bytes) {
+        if crate::vm::guest_memory::copy_in(&self.memory().view(&self.env), u64::from(ptr as u32), bytes) {
             Ok(())
         } else {
             Err(self.bad_pointer(ptr, bytes.len()))

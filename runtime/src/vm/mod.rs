@@ -10,6 +10,7 @@
 //! - `image`, `globals`: a memory's and an instance's state after instantiation, and
 //!   putting it back (warm instances).
 //! - `fuel`: the metering globals.
+//! - `guest_memory`: plain copies into and out of a guest's memory.
 //! - `borrowed`: what a store points at without owning it.
 //! - `copies`: per-thread copies of hot functions' code.
 //! - `watchdog`: deadlines, by zeroing a call's fuel.
@@ -21,6 +22,7 @@ pub(crate) mod copies;
 pub(crate) mod engine;
 pub(crate) mod fuel;
 pub(crate) mod globals;
+pub(crate) mod guest_memory;
 pub(crate) mod image;
 #[cfg(test)]
 mod pageout_tests;
