@@ -28,38 +28,9 @@ mod common;
 use std::hint::black_box;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Operations per second with `threads` threads each running `op` until `window` is over.
-fn rate(threads: usize, window: Duration, op: &(dyn Fn() + Sync)) -> f64 {
-    let stop = AtomicBool::new(false);
-    let started = Instant::now();
-    let total: u64 = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut n = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        op();
-                        n += 1;
-                    }
-                    n
-                })
-            })
-            .collect();
-        std::thread::sleep(window);
-        stop.store(true, Ordering::Relaxed);
-        workers.into_iter().map(|w| w.join().expect("worker")).sum()
-    });
-    total as f64 / started.elapsed().as_secs_f64()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
-}
+use common::{median, rate};
 
 /// A worker process: answers each line holding a window in milliseconds with the
 /// 1-thread call rate over that window.

@@ -83,17 +83,24 @@ fn abi_exports() -> &'static [u8] {
     })
 }
 
-/// Calling arbitrary *validated* modules under small fuel, memory and time limits never
-/// panics, aborts or hangs the host. wasm-smith generates modules that export exactly
-/// the ABI v1 symbols (and import nothing), so many pass validation.
-pub fn call(data: &[u8]) -> Reached {
-    let mut u = Unstructured::new(data);
-    let Ok(mut config) = wasm_smith::Config::arbitrary(&mut u) else { return Reached::Nothing };
+/// A wasm-smith configuration read from `u` whose modules export exactly the ABI v1
+/// symbols, import nothing, have no start function and one memory of at most 4 MiB.
+fn abi_config(u: &mut Unstructured<'_>) -> Option<wasm_smith::Config> {
+    let mut config = wasm_smith::Config::arbitrary(u).ok()?;
     config.exports = Some(abi_exports().to_vec());
     config.max_imports = 0;
     config.allow_start_export = false;
     config.max_memories = 1;
     config.max_memory32_bytes = 4 << 20;
+    Some(config)
+}
+
+/// Calling arbitrary *validated* modules under small fuel, memory and time limits never
+/// panics, aborts or hangs the host. wasm-smith generates modules that export exactly
+/// the ABI v1 symbols (and import nothing), so many pass validation.
+pub fn call(data: &[u8]) -> Reached {
+    let mut u = Unstructured::new(data);
+    let Some(config) = abi_config(&mut u) else { return Reached::Nothing };
     let Ok(input_len) = u.int_in_range(0..=64usize) else { return Reached::Nothing };
     let Ok(input) = u.bytes(input_len).map(<[u8]>::to_vec) else { return Reached::Nothing };
     let Ok(module) = wasm_smith::Module::new(config, &mut u) else { return Reached::Nothing };
@@ -251,12 +258,7 @@ pub fn warm_reset(data: &[u8]) -> Reached {
         let Ok(generated) = crate::warm_gen::module(&mut u) else { return Reached::Nothing };
         (wat::parse_str(&generated.wat).expect("the generator writes valid WAT"), generated.steps)
     } else {
-        let Ok(mut config) = wasm_smith::Config::arbitrary(&mut u) else { return Reached::Nothing };
-        config.exports = Some(abi_exports().to_vec());
-        config.max_imports = 0;
-        config.allow_start_export = false;
-        config.max_memories = 1;
-        config.max_memory32_bytes = 4 << 20;
+        let Some(config) = abi_config(&mut u) else { return Reached::Nothing };
         let Ok(module) = wasm_smith::Module::new(config, &mut u) else { return Reached::Nothing };
         (module.to_bytes(), 32)
     };

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use wasmod_host_abi::{GroupDef, HostPolicy, groups};
 use wasmod_runtime::{HostContext, HostError, HostGroup, HostValue, LoadedFunction, NoCache, Runtime};
@@ -88,4 +90,37 @@ fn package() -> wasmod_validator::ValidatedPackage {
     let echo_imports = wasmod_validator::function_imports(validated.function_bytes("echo").expect("echo is packed"));
     assert_eq!(echo_imports, Ok(vec![("wasmod:log@1".to_string(), "write".to_string())]), "echo keeps one import");
     validated
+}
+
+#[allow(dead_code, reason = "the scaling and peer benchmarks' (criterion times the others)")]
+/// Operations per second with `threads` threads each running `op` until `window` is over.
+pub(crate) fn rate(threads: usize, window: Duration, op: &(dyn Fn() + Sync)) -> f64 {
+    let stop = AtomicBool::new(false);
+    let started = Instant::now();
+    let total: u64 = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        op();
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        std::thread::sleep(window);
+        stop.store(true, Ordering::Relaxed);
+        workers.into_iter().map(|w| w.join().expect("worker")).sum()
+    });
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+#[allow(dead_code, reason = "the scaling and peer benchmarks'")]
+/// The median of `v`.
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
