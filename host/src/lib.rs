@@ -258,6 +258,7 @@ pub struct HostBuilder {
     limits: CallLimits,
     archive_limits: ArchiveLimits,
     artifact_key: ArtifactKey,
+    warm_instances: Option<bool>,
 }
 
 /// Where the artifact key comes from.
@@ -331,11 +332,23 @@ impl HostBuilder {
         self
     }
 
+    /// Whether calls reuse a warm instance per function and thread, reset exactly after
+    /// each call (on by default, unless `WASMOD_WARM_INSTANCES=off`; see
+    /// [`wasmod_runtime::RuntimeBuilder::warm_instances`]). Calls observe the same state
+    /// either way; off, every call instantiates afresh.
+    pub fn warm_instances(mut self, on: bool) -> Self {
+        self.warm_instances = Some(on);
+        self
+    }
+
     /// Opens (creating if needed) the store and builds the runtime.
     pub fn open(self) -> Result<Host, Error> {
         self.policy.check().map_err(Error::Policy)?;
         let store = Store::open(&self.store)?;
         let mut runtime = Runtime::builder().limits(self.limits);
+        if let Some(on) = self.warm_instances {
+            runtime = runtime.warm_instances(on);
+        }
         let file = match self.artifact_key {
             ArtifactKey::Key(k) => {
                 runtime = runtime.artifact_key(k);
@@ -385,6 +398,7 @@ impl Host {
             limits: CallLimits::default(),
             archive_limits: ArchiveLimits::default(),
             artifact_key: ArtifactKey::Default,
+            warm_instances: None,
         }
     }
 

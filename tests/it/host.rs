@@ -315,3 +315,30 @@ fn a_package_replaced_under_the_same_version_runs_as_what_it_now_is() {
     let active = host.activate(&[req("t/swapped")], &AppConfig::new()).unwrap();
     assert_eq!(active.call("t/swapped", "run", b"").unwrap().output, b"b");
 }
+
+#[test]
+fn an_embedder_can_turn_warm_instances_off_and_calls_see_the_same_either_way() {
+    for on in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host::builder()
+            .store(dir.path())
+            .artifact_key([2; 32])
+            .policy(test_policy())
+            .warm_instances(on)
+            .open()
+            .unwrap();
+        install(&host, &["limits"]);
+        let active = host.activate(&[req("fixtures/limits")], &AppConfig::new()).unwrap();
+        // On a thread of its own, so that the count of warm instances is this host's.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for call in 0..3 {
+                    let out = active.call("fixtures/limits", "counter", b"x").unwrap().output;
+                    let out = String::from_utf8_lossy(&out).into_owned();
+                    assert!(out.contains("call 1,"), "warm {on}, call {call}: {out}");
+                }
+                assert_eq!(wasmod_runtime::Runtime::warm_instances_on_this_thread(), usize::from(on), "warm {on}");
+            });
+        });
+    }
+}
