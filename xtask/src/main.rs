@@ -612,11 +612,20 @@ const FUZZ_TARGETS: &[(&str, &str, &[&str])] = &[
     // The same for the hostile chains of `host_survives`, whose own memory bound (4 GiB)
     // is below libFuzzer's. Its inputs are read as a structure, which needs hundreds of
     // bytes to say much: start at full length rather than grow from 4 bytes.
-    // Warm against fresh instances, call by call: wasm traps as for `call`.
+    // Warm against fresh instances, call by call: wasm traps as for `call`, and a
+    // structured input as for `host_survives`.
     (
         "warm_reset",
         "none",
-        &["-handle_segv=0", "-handle_bus=0", "-handle_ill=0", "-handle_fpe=0", "-rss_limit_mb=8192", "-max_len=4096"],
+        &[
+            "-handle_segv=0",
+            "-handle_bus=0",
+            "-handle_ill=0",
+            "-handle_fpe=0",
+            "-rss_limit_mb=8192",
+            "-len_control=0",
+            "-max_len=4096",
+        ],
     ),
     (
         "host_survives",
