@@ -70,7 +70,7 @@ pub struct CallOutcome {
 pub struct CallOptions {
     /// Limits; the runtime's defaults when `None`.
     pub limits: Option<CallLimits>,
-    /// Data host functions can read through [`HostContext::data`].
+    /// Data host functions can read through [`HostContext::data`](crate::HostContext::data).
     pub data: Option<Arc<dyn Any + Send + Sync>>,
 }
 
