@@ -79,8 +79,11 @@ impl Runtime {
         // replaced before the next call (and so are its warm instances).
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| self.run(f, input, limits, data, nested, started)))
             .unwrap_or_else(|panic| {
-                crate::vm::engine::discard_thread_engine();
-                crate::warm::discard_this_thread();
+                // Dropping what the engine may have left broken could panic too.
+                let _ = std::panic::catch_unwind(|| {
+                    crate::vm::engine::discard_thread_engine();
+                    crate::warm::discard_this_thread();
+                });
                 let message = format!("the engine panicked: {}", panic_text(panic.as_ref()));
                 Err(CallError::new(f, ErrorKind::Internal { message }, None))
             });
@@ -147,8 +150,10 @@ impl Runtime {
             }
         }
         pool::forget_created();
-        let instance = Instance::new_by_index(&mut store, module, &externs).map_err(|e| link(&e))?;
+        let instance = Instance::new_by_index(&mut store, module, &externs);
+        // Taken even on failure: a memory made for a failed instance is gone already.
         let created = pool::take_created();
+        let instance = instance.map_err(|e| link(&e))?;
         let exports = &instance.exports;
         // SAFETY: `fuel` is kept next to the store, which owns the globals, and dropped
         // with it (`Instantiated`).

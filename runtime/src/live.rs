@@ -59,8 +59,9 @@ impl Runtime {
         let function = Box::new(f.clone());
         // SAFETY: both live in boxes that `LiveInstance` drops after the store, and the
         // function's own engine (in the box) holds the shared module's code.
-        // The shared module, never this thread's copy: a live instance may move to another
-        // thread and outlive this one (and with it the copy's code).
+        // The shared module, never this thread's copy: a live instance may outlive this
+        // thread's table of copies (it is not `Send`, but it can be kept past a thread's
+        // last call, into its thread-local destructors).
         let call = PerCall { runtime: &runtime, function: &function, limits: &limits, data: None, depth: 0, deadline };
         let inner = unsafe { runtime.instantiate(&function.module, call) }?;
         Ok(LiveInstance { inner, max_output: limits.max_output_bytes, _runtime: runtime, _function: function })

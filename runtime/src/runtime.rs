@@ -250,6 +250,19 @@ impl Runtime {
         warm::on_this_thread()
     }
 
+    /// Whether the calling thread keeps a warm instance of `f` (for tests).
+    #[doc(hidden)]
+    pub fn has_warm_instance(f: &LoadedFunction) -> bool {
+        warm::has(f)
+    }
+
+    /// How many warm resets on the calling thread skipped the page-table scan because
+    /// the thread took no page fault since the reset before (for tests).
+    #[doc(hidden)]
+    pub fn warm_scans_skipped_on_this_thread() -> u64 {
+        warm::scans_skipped_on_this_thread()
+    }
+
     /// Digests of the observable state (memory size and bytes, every global) of this
     /// thread's warm instance of `f` after its last reset, and of a fresh instance of `f`
     /// made with `limits`, never called: equal whenever the reset is exact (the warm

@@ -32,7 +32,7 @@ use crate::call::{Instantiated, PerCall};
 use crate::vm::copies::{AddressHasher, CodeId};
 use crate::vm::globals::Globals;
 use crate::vm::image::Image;
-use crate::vm::touched::{Method, faults_on_this_thread};
+use crate::vm::touched::{Faults, Method, faults_on_this_thread};
 
 /// The most bytes outside the image a reset keeps present (zeroed in place) for the
 /// next call; past it, the memory is discarded and the image written again. Every reset
@@ -50,7 +50,12 @@ pub(crate) struct Warm {
     /// The pages of the memory the last reset wrote (all that may differ from zero).
     resident: Vec<usize>,
     /// This thread's page-fault count when the last reset ended (`None`: scan).
-    faults: Option<u64>,
+    faults: Option<Faults>,
+    /// Whether a reset may skip the scan when the fault count has not moved (only where
+    /// huge pages are off for the memory).
+    may_skip_scan: bool,
+    /// Whether it has been kept in the table before (counted against the thread's cap).
+    kept: bool,
     /// The stack size of the runtime that made it (its store's engine has it).
     stack_bytes: Option<usize>,
     _engine: Engine,
@@ -86,7 +91,8 @@ impl Warm {
         if unsafe { image.restore_minimal(base.as_ptr(), &mut resident) }.is_err() {
             return Err(Box::new(instance));
         }
-        let faults = faults_on_this_thread();
+        let may_skip_scan = memory.no_huge_pages();
+        let faults = if may_skip_scan { faults_on_this_thread() } else { None };
         Ok(Box::new(Warm {
             instance,
             image,
@@ -94,6 +100,8 @@ impl Warm {
             pages,
             resident,
             faults,
+            may_skip_scan,
+            kept: false,
             stack_bytes,
             _engine: f._engine.clone(),
         }))
@@ -140,11 +148,12 @@ impl Warm {
                 // `resident` is what the last restore of this memory set.
                 unsafe { self.image.restore_resident(base.as_ptr(), &self.resident) };
                 self.faults = faults;
+                let _ = SCANS_SKIPPED.try_with(|n| n.set(n.get() + 1));
             }
             _ => {
                 // SAFETY: the memory's `bytes()` are read-write and no guest code runs.
                 unsafe { self.image.restore(base.as_ptr(), Method::best(), &mut self.resident, KEEP_RESIDENT) }?;
-                self.faults = faults_on_this_thread();
+                self.faults = if self.may_skip_scan { faults_on_this_thread() } else { None };
             }
         }
         // SAFETY: the store is alive (`self` owns it) and no guest code runs.
@@ -169,6 +178,18 @@ type Table = HashMap<usize, Entry, BuildHasherDefault<AddressHasher>>;
 
 thread_local! {
     static WARM: RefCell<Table> = RefCell::new(Table::default());
+    /// Resets on this thread that skipped the page-table scan (for tests).
+    static SCANS_SKIPPED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many resets on this thread skipped the page-table scan.
+pub(crate) fn scans_skipped_on_this_thread() -> u64 {
+    SCANS_SKIPPED.try_with(std::cell::Cell::get).unwrap_or(0)
+}
+
+/// Whether this thread keeps a warm instance of `f`, waiting for a call.
+pub(crate) fn has(f: &LoadedFunction) -> bool {
+    WARM.try_with(|t| t.borrow().get(&key(f)).is_some_and(|e| e.warm.is_some())).unwrap_or(false)
 }
 
 fn key(f: &LoadedFunction) -> usize {
@@ -228,10 +249,27 @@ pub(crate) fn take(f: &LoadedFunction, stack_bytes: Option<usize>) -> Taken {
     .unwrap_or(Taken::Busy)
 }
 
-/// Keeps `warm` (reset) as this thread's warm instance of `f`, for the next call.
-pub(crate) fn put(f: &LoadedFunction, warm: Box<Warm>) {
+/// The most warm instances a thread keeps: each holds a memory slot (8 GiB of address
+/// space) and its function's code. Keeping one more drops that of another function.
+pub(crate) const MAX_PER_THREAD: usize = 64;
+
+/// Keeps `warm` (reset) as this thread's warm instance of `f`, for the next call. A new
+/// one past [`MAX_PER_THREAD`] first drops the warm instance of another function, one no
+/// call is using.
+pub(crate) fn put(f: &LoadedFunction, mut warm: Box<Warm>) {
+    let key = key(f);
     let _ = WARM.try_with(|table| {
-        if let Some(entry) = table.borrow_mut().get_mut(&key(f)) {
+        let mut table = table.borrow_mut();
+        if !warm.kept {
+            warm.kept = true;
+            let kept = table.values().filter(|e| e.warm.is_some()).count();
+            if kept >= MAX_PER_THREAD
+                && let Some((_, other)) = table.iter_mut().find(|(k, e)| **k != key && e.warm.is_some() && !e.busy)
+            {
+                other.warm = None;
+            }
+        }
+        if let Some(entry) = table.get_mut(&key) {
             entry.warm = Some(warm);
         }
     });

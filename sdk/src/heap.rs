@@ -45,7 +45,6 @@ unsafe impl Allocator for InitialThenGrow {
         // SAFETY: single-threaded (see `Send`).
         let taken = unsafe { &mut *self.tail_taken.get() };
         if !*taken && size != 0 {
-            *taken = true;
             // The linker defines the symbol; only its address is used.
             let base = (&raw const __heap_base) as usize;
             let base = base.next_multiple_of(16);
@@ -53,16 +52,22 @@ unsafe impl Allocator for InitialThenGrow {
             if base < end {
                 let have = end - base;
                 if have >= size {
+                    *taken = true;
                     return (base as *mut u8, have, 0);
                 }
-                // Grow right after the tail, so that the first block is one region.
+                // Grow right after the tail, so that the first block is one region
+                // (nothing else runs between reading the size and growing). If growing
+                // fails, the tail stays for a smaller request.
                 let pages = (size - have).div_ceil(PAGE);
                 return match grow(pages) {
-                    Some(at) if at == end => (base as *mut u8, have + pages * PAGE, 0),
-                    Some(at) => (at as *mut u8, pages * PAGE, 0),
-                    None => (ptr::null_mut(), 0, 0),
+                    Some(at) if at == end => {
+                        *taken = true;
+                        (base as *mut u8, have + pages * PAGE, 0)
+                    }
+                    _ => (ptr::null_mut(), 0, 0),
                 };
             }
+            *taken = true;
         }
         let pages = size.div_ceil(PAGE);
         match grow(pages) {

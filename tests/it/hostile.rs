@@ -578,9 +578,15 @@ fn fuzz_bodies_handle_real_and_seeded_inputs() {
     assert!(validated.iter().any(|r| *r >= Reached::Rejected), "no input made a module: {validated:?}");
     let called: Vec<Reached> = seeded_inputs(3, 48, 4096).iter().map(|i| fuzz::call(i)).collect();
     assert!(called.contains(&Reached::Called), "no generated module was called: {called:?}");
-    // Generated state changes run warm and fresh alike, and resets are exact.
+    // Generated state changes run warm and fresh alike, and resets are exact, with and
+    // without a page-table scan.
+    let skipped = wasmod_runtime::Runtime::warm_scans_skipped_on_this_thread();
     let reset: Vec<Reached> = seeded_inputs(5, 48, 2048).iter().map(|i| fuzz::warm_reset(i)).collect();
     assert!(reset.iter().filter(|r| **r == Reached::Called).count() >= 8, "too few compared: {reset:?}");
+    if wasmod_runtime::Runtime::builder().build().uses_warm_instances() {
+        let skipped = wasmod_runtime::Runtime::warm_scans_skipped_on_this_thread() - skipped;
+        assert!(skipped > 0, "no reset of the seeded inputs skipped the scan");
+    }
     // Generated hostile chains are installed and called, and the host survives them.
     let survived: Vec<Reached> = seeded_inputs(4, 32, 512).iter().map(|i| fuzz::host_survives(i)).collect();
     let called = survived.iter().filter(|r| **r == Reached::Called).count();

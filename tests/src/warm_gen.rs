@@ -35,10 +35,10 @@ pub struct Generated {
     pub steps: usize,
 }
 
-/// Addresses mostly inside the first pages, some past the memory (traps).
+/// Addresses inside the initial memory, a few past it (which trap unless a step grew
+/// the memory first).
 fn addr(a: u32, pages: u32) -> u32 {
-    let span = (pages + 1) * 65536;
-    a % span
+    if a.is_multiple_of(16) { pages * 65536 + a % 65536 } else { a % (pages * 65536 - 8) }
 }
 
 /// Generates a module from `u`.
@@ -75,7 +75,7 @@ pub fn module(u: &mut Unstructured<'_>) -> Result<Generated> {
     for (k, step) in steps.iter().enumerate() {
         let body = match step {
             Step::Store { addr: a, value, width } => {
-                let a = addr(*a, max);
+                let a = addr(*a, pages);
                 match width % 4 {
                     0 => format!("(i32.store8 (i32.const {a}) (i32.const {}))", *value as u8),
                     1 => format!("(i32.store16 (i32.const {a}) (i32.const {}))", *value as u16),
@@ -85,7 +85,7 @@ pub fn module(u: &mut Unstructured<'_>) -> Result<Generated> {
             }
             Step::Load { addr: a } => format!(
                 "(local.set $acc (i64.add (i64.rotl (local.get $acc) (i64.const 7)) (i64.load (i32.const {}))))",
-                addr(*a, max)
+                addr(*a, pages)
             ),
             Step::SetGlobal { global, value } => {
                 let g = *global as usize % GLOBAL_TYPES.len();
@@ -115,16 +115,16 @@ pub fn module(u: &mut Unstructured<'_>) -> Result<Generated> {
             ),
             Step::Size => "(local.set $acc (i64.add (local.get $acc) (i64.extend_i32_u (memory.size))))".into(),
             Step::Fill { addr: a, value, len } => {
-                format!("(memory.fill (i32.const {}) (i32.const {value}) (i32.const {}))", addr(*a, max), len % 5000)
+                format!("(memory.fill (i32.const {}) (i32.const {value}) (i32.const {}))", addr(*a, pages), len % 5000)
             }
             Step::Copy { to, from, len } => format!(
                 "(memory.copy (i32.const {}) (i32.const {}) (i32.const {}))",
-                addr(*to, max),
-                addr(*from, max),
+                addr(*to, pages),
+                addr(*from, pages),
                 len % 5000
             ),
             Step::Init { addr: a, len } => {
-                format!("(memory.init $passive (i32.const {}) (i32.const 0) (i32.const {}))", addr(*a, max), len % 22)
+                format!("(memory.init $passive (i32.const {}) (i32.const 0) (i32.const {}))", addr(*a, pages), len % 22)
             }
             Step::Trap => "unreachable".into(),
             Step::Spin { iterations } => format!(

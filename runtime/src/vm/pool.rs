@@ -52,6 +52,8 @@ fn check(rc: libc::c_int) -> io::Result<()> {
 pub(crate) struct Slot {
     pub(crate) base: NonNull<u8>,
     accessible: usize,
+    /// `MADV_NOHUGEPAGE` was accepted for the whole reservation.
+    pub(crate) no_huge_pages: bool,
 }
 
 // SAFETY: a slot is an exclusively owned address range; moving it between threads is
@@ -74,10 +76,13 @@ impl Slot {
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        // Huge pages would turn one touched byte into 2 MiB to zero on every call.
-        // SAFETY: the range was just mapped; the advice is only a hint.
-        unsafe { libc::madvise(ptr, SLOT_RESERVE, libc::MADV_NOHUGEPAGE) };
-        Ok(Slot { base: NonNull::new(ptr.cast()).expect("mmap never returns null on success"), accessible: 0 })
+        // Huge pages would turn one touched byte into 2 MiB to zero on every call (and
+        // khugepaged could make pages present without a fault, which a warm reset's
+        // fault-count shortcut relies on: it is used only where this advice took).
+        // SAFETY: the range was just mapped; the advice only changes how it is backed.
+        let no_huge_pages = unsafe { libc::madvise(ptr, SLOT_RESERVE, libc::MADV_NOHUGEPAGE) } == 0;
+        let base = NonNull::new(ptr.cast()).expect("mmap never returns null on success");
+        Ok(Slot { base, accessible: 0, no_huge_pages })
     }
 
     /// Makes exactly the first `bytes` read-write.
@@ -296,6 +301,11 @@ impl PooledMemory {
         self.slot.as_ref().map(|s| s.base)
     }
 
+    /// Whether the memory's slot is never backed by huge pages.
+    pub(crate) fn no_huge_pages(&self) -> bool {
+        self.slot.as_ref().is_some_and(|s| s.no_huge_pages)
+    }
+
     /// The memory's size in bytes now.
     pub(crate) fn bytes(&self) -> usize {
         self.pages as usize * WASM_PAGE
@@ -327,7 +337,10 @@ thread_local! {
     static CREATED: Cell<Option<NonNull<PooledMemory>>> = const { Cell::new(None) };
 }
 
-/// Boxes a new pooled memory and notes where it lives, for [`take_created`].
+/// Boxes a new pooled memory and notes where it lives, for [`take_created`]. The pointer
+/// is valid only while the instance that owns the box lives; the runtime takes it right
+/// after instantiating (no guest code runs during instantiation: modules have no start
+/// function) and forgets it before the next.
 pub(crate) fn boxed(memory: PooledMemory) -> Box<PooledMemory> {
     let memory = Box::new(memory);
     CREATED.set(Some(NonNull::from(&*memory)));

@@ -18,7 +18,7 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 /// What to do with a range of pages to make it read as zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +72,9 @@ const UNSUPPORTED: i32 = -2;
 /// tables (the kernel binds an open pagemap to the address space that opened it), so it
 /// must not be used; the child opens its own.
 extern "C" fn forget_pagemap_after_fork() {
+    // Page-fault counts start again at zero in the child: counts taken in the parent
+    // prove nothing there (see `faults_on_this_thread`).
+    FORKS.fetch_add(1, Ordering::SeqCst);
     let fd = PAGEMAP.swap(UNKNOWN, Ordering::SeqCst);
     if fd >= 0 {
         // SAFETY: our own descriptor; `close` is async-signal-safe, as a child of a
@@ -184,11 +187,27 @@ fn scan(fd: RawFd, base: *mut u8, len: usize, work: &mut dyn FnMut(usize, usize,
     Ok(())
 }
 
-/// Page faults taken by the calling thread so far (minor and major), or `None` if the
-/// kernel does not say. Every page of an anonymous private mapping that becomes present,
-/// or comes back from swap, does so through a fault of the thread that touches it, so an
-/// unchanged count proves that this thread made no page present meanwhile.
-pub(crate) fn faults_on_this_thread() -> Option<u64> {
+/// How many times this process is a `fork` child of the process that first asked for the
+/// page-table scan (the handler that counts is registered then; `Method::best` asks).
+static FORKS: AtomicU64 = AtomicU64::new(0);
+
+/// The page faults the calling thread has taken, as a value to compare with a later one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Faults {
+    /// Forks since the handler was registered (a child's counts start again at zero).
+    forks: u64,
+    /// Minor and major faults of the thread.
+    faults: u64,
+}
+
+/// The calling thread's page faults so far, or `None` if the kernel does not say. Every
+/// page of an anonymous private mapping that becomes present, or comes back from swap,
+/// does so through a fault of the task that touches it, so an unchanged count proves that
+/// this thread made no page present meanwhile (provided huge pages are off for the range:
+/// khugepaged could otherwise fill one without a fault).
+pub(crate) fn faults_on_this_thread() -> Option<Faults> {
+    // The fork handler must be in place before a count is worth anything.
+    pagemap();
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: `usage` is a writable `rusage`.
     if unsafe { libc::getrusage(libc::RUSAGE_THREAD, usage.as_mut_ptr()) } != 0 {
@@ -196,7 +215,7 @@ pub(crate) fn faults_on_this_thread() -> Option<u64> {
     }
     // SAFETY: initialised by the successful call (and zeroed before).
     let usage = unsafe { usage.assume_init() };
-    Some(usage.ru_minflt as u64 + usage.ru_majflt as u64)
+    Some(Faults { forks: FORKS.load(Ordering::SeqCst), faults: usage.ru_minflt as u64 + usage.ru_majflt as u64 })
 }
 
 pub(crate) fn os_page() -> usize {
