@@ -571,6 +571,24 @@ mod tests {
     }
 
     #[test]
+    fn a_thread_keeps_at_most_its_cap_of_warm_instances() {
+        let runtime = Runtime::builder().group(Arc::new(NotFound)).warm_instances(true).build();
+        let package = kv_package("i64.const 0");
+        std::thread::spawn(move || {
+            let functions: Vec<LoadedFunction> =
+                (0..warm::MAX_PER_THREAD + 6).map(|_| runtime.load(&package, "run", &NoCache).unwrap()).collect();
+            for (i, f) in functions.iter().enumerate() {
+                runtime.call(f, b"").unwrap();
+                assert_eq!(warm::on_this_thread(), (i + 1).min(warm::MAX_PER_THREAD), "after call {i}");
+            }
+            // The newest is always kept.
+            assert!(warm::has(functions.last().unwrap()));
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
     fn an_unrepresentably_long_timeout_means_no_deadline() {
         let runtime = Runtime::builder().group(Arc::new(NotFound)).build();
         let f = runtime.load(&kv_package("i64.const 0"), "run", &NoCache).unwrap();
