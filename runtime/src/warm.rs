@@ -70,9 +70,13 @@ impl Warm {
         stack_bytes: Option<usize>,
     ) -> Result<Box<Warm>, Box<Instantiated>> {
         let Some(created) = instance.created else { return Err(Box::new(instance)) };
-        // SAFETY: the memory lives as long as the instance's store; no guest code runs.
-        let memory = unsafe { created.as_ref() };
-        let (Some(base), bytes) = (memory.base(), memory.bytes()) else { return Err(Box::new(instance)) };
+        // SAFETY: the memory lives as long as the instance's store, which outlives this
+        // use; no guest code runs.
+        let (base, bytes, may_skip_scan) = {
+            let memory = unsafe { crate::vm::pool::memory_at(created) };
+            (memory.base(), memory.bytes(), memory.no_huge_pages())
+        };
+        let Some(base) = base else { return Err(Box::new(instance)) };
         // The memory the engine made must be the one the instance exports.
         if instance.memory.view(&instance.store).data_ptr() != base.as_ptr() {
             return Err(Box::new(instance));
@@ -91,7 +95,6 @@ impl Warm {
         if unsafe { image.restore_minimal(base.as_ptr(), &mut resident) }.is_err() {
             return Err(Box::new(instance));
         }
-        let may_skip_scan = memory.no_huge_pages();
         let faults = if may_skip_scan { faults_on_this_thread() } else { None };
         Ok(Box::new(Warm {
             instance,
@@ -130,7 +133,7 @@ impl Warm {
         // SAFETY: the memory lives as long as the store, which `self` owns; no guest
         // code runs and no reference to the memory is held (wasmer uses it only while
         // the guest runs or through the API, which nothing calls meanwhile).
-        let memory = unsafe { &mut *created.as_ptr() };
+        let memory = unsafe { crate::vm::pool::memory_at(created) };
         // Read first: a fault from here on is counted against the next reset.
         let faults = faults_on_this_thread();
         let grown = memory.bytes() > self.image.bytes();
@@ -285,23 +288,6 @@ pub(crate) fn on_this_thread() -> usize {
     WARM.try_with(|t| t.borrow().values().filter(|e| e.warm.is_some()).count()).unwrap_or(0)
 }
 
-/// A digest of an instance's observable state: memory size and bytes, and every
-/// global's value.
-fn digest(instance: &mut Instantiated) -> [u8; 32] {
-    use wasmer::AsStoreMut;
-    let mut h = blake3::Hasher::new();
-    let view = instance.memory.view(&instance.store);
-    h.update(&view.size().0.to_le_bytes());
-    // SAFETY: the whole memory is readable, and no guest code runs meanwhile.
-    h.update(unsafe { std::slice::from_raw_parts(view.data_ptr(), view.data_size() as usize) });
-    let mut store = instance.store.as_store_mut();
-    for global in store.objects_mut().as_sys().iter_globals() {
-        // SAFETY: a live global of the store, read while no guest code runs.
-        h.update(&unsafe { global.vmglobal().as_ref().val.bytes });
-    }
-    h.finalize().into()
-}
-
 /// The state digest of this thread's warm instance of `f`, if it has one waiting.
 pub(crate) fn digest_of_warm(f: &LoadedFunction, stack_bytes: Option<usize>) -> Option<[u8; 32]> {
     let Taken::Ready(mut warm, _lease) = take(f, stack_bytes) else { return None };
@@ -313,4 +299,9 @@ pub(crate) fn digest_of_warm(f: &LoadedFunction, stack_bytes: Option<usize>) -> 
 /// The state digest of a fresh instance of `f`, never called.
 pub(crate) fn digest_of_fresh(instance: &mut Instantiated) -> [u8; 32] {
     digest(instance)
+}
+
+fn digest(instance: &mut Instantiated) -> [u8; 32] {
+    // SAFETY: no guest code of the instance runs while the digest is taken.
+    unsafe { crate::vm::digest::of(&mut instance.store, &instance.memory) }
 }

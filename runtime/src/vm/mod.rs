@@ -10,6 +10,7 @@
 //! - `image`, `globals`: a memory's and an instance's state after instantiation, and
 //!   putting it back (warm instances).
 //! - `fuel`: the metering globals.
+//! - `digest`: a digest of an instance's state (for the differential fuzz target).
 //! - `guest_memory`: plain copies into and out of a guest's memory.
 //! - `borrowed`: what a store points at without owning it.
 //! - `copies`: per-thread copies of hot functions' code.
@@ -19,6 +20,7 @@
 
 pub(crate) mod borrowed;
 pub(crate) mod copies;
+pub(crate) mod digest;
 pub(crate) mod engine;
 pub(crate) mod fuel;
 pub(crate) mod globals;

@@ -347,6 +347,17 @@ pub(crate) fn boxed(memory: PooledMemory) -> Box<PooledMemory> {
     memory
 }
 
+/// The memory at `memory` (a pointer from [`take_created`]).
+///
+/// # Safety
+/// The instance that owns the memory must be alive for `'a`, and nothing else may use the
+/// memory meanwhile: no guest code of the instance runs and no `wasmer::Memory` call is
+/// made on it (wasmer reaches the memory only then).
+pub(crate) unsafe fn memory_at<'a>(memory: NonNull<PooledMemory>) -> &'a mut PooledMemory {
+    // SAFETY: the caller's contract.
+    unsafe { &mut *memory.as_ptr() }
+}
+
 /// Forgets the memory noted last (call before instantiating).
 pub(crate) fn forget_created() {
     CREATED.set(None);
