@@ -1,5 +1,9 @@
 //! A digest of an instance's observable state, for the differential fuzz target: memory
-//! size and bytes, and every global's value.
+//! size and bytes, every numeric global's value, and whether each reference global is
+//! null. A non-null reference is an address inside its own instance (a `funcref` points
+//! at the instance's function record), so two instances of one module never agree on
+//! its bits; what a guest can observe of it is whether it is null (and what calling it
+//! does, which the outputs compare).
 
 use wasmer::{AsStoreMut, Memory, Store};
 
@@ -17,7 +21,12 @@ pub(crate) unsafe fn of(store: &mut Store, memory: &Memory) -> [u8; 32] {
     let mut store = store.as_store_mut();
     for global in store.objects_mut().as_sys().iter_globals() {
         // SAFETY: a live global of the store, read while no guest code runs.
-        h.update(&unsafe { global.vmglobal().as_ref().val.bytes });
+        let bytes = unsafe { global.vmglobal().as_ref().val.bytes };
+        if global.ty().ty.is_ref() {
+            h.update(&[u8::from(bytes.iter().all(|b| *b == 0))]);
+        } else {
+            h.update(&bytes);
+        }
     }
     h.finalize().into()
 }
