@@ -81,14 +81,17 @@ fn scenario(evict: Option<&Path>, method: Method, clean: Clean) -> Seen {
         vec[0] & 1 == 1
     };
     if let Some(cgroup) = evict {
-        // A page still being written to swap stays in the swap cache: empty the cgroup
-        // again until it is gone (or give up after a while; the caller then says so).
-        for _ in 0..200 {
+        // A page still being written to swap stays in the swap cache: page it out and
+        // empty the cgroup again until it is gone (or give up after 10 s; the caller then
+        // says so). On a loaded machine the write-back takes seconds.
+        for _ in 0..1000 {
             empty_cgroup(cgroup);
             if !resident() {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
+            // SAFETY: as above.
+            unsafe { libc::madvise(page as *mut libc::c_void, 4096, MADV_PAGEOUT) };
         }
     }
     let swapped = pagemap_entry(page).is_some_and(|e| e >> 62 & 1 == 1 && e >> 63 & 1 == 0);
