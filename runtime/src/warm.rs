@@ -237,9 +237,9 @@ pub(crate) fn take(f: &LoadedFunction, stack_bytes: Option<usize>) -> Taken {
         if !table.contains_key(&key) {
             // A new entry: forget functions dropped since.
             table.retain(|_, e| e.owner.strong_count() > 0);
-            table.insert(key, Entry { owner: Arc::downgrade(&f.code), warm: None, busy: false });
         }
-        let entry = table.get_mut(&key).expect("inserted above");
+        let entry =
+            table.entry(key).or_insert_with(|| Entry { owner: Arc::downgrade(&f.code), warm: None, busy: false });
         if entry.busy {
             return Taken::Busy;
         }

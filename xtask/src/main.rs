@@ -599,6 +599,14 @@ fn bench(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// What libFuzzer must leave to wasmer for the targets that run wasm: wasmer handles wasm
+/// traps with its own signal handlers. The memory bound is above the harnesses' own.
+macro_rules! wasm_flags {
+    ($($extra:literal),*) => {
+        &["-handle_segv=0", "-handle_bus=0", "-handle_ill=0", "-handle_fpe=0", "-rss_limit_mb=8192", $($extra),*]
+    };
+}
+
 /// The fuzz targets: name, sanitizer, and the extra libFuzzer flags each needs.
 const FUZZ_TARGETS: &[(&str, &str, &[&str])] = &[
     ("manifest", "address", &[]),
@@ -606,40 +614,14 @@ const FUZZ_TARGETS: &[(&str, &str, &[&str])] = &[
     ("validate", "address", &[]),
     // wasmer runs wasm on its own stacks and unwinds traps across them, which
     // AddressSanitizer reports as a stack-buffer-overflow on the first trap (a known false
-    // positive, google/sanitizers#189), so `call` runs without a sanitizer. wasmer also
-    // handles wasm traps with its own signal handlers: libFuzzer must leave them.
-    ("call", "none", &["-handle_segv=0", "-handle_bus=0", "-handle_ill=0", "-handle_fpe=0", "-rss_limit_mb=8192"]),
-    // The same for the hostile chains of `host_survives`, whose own memory bound (4 GiB)
-    // is below libFuzzer's. Its inputs are read as a structure, which needs hundreds of
-    // bytes to say much: start at full length rather than grow from 4 bytes.
-    // Warm against fresh instances, call by call: wasm traps as for `call`, and a
-    // structured input as for `host_survives`.
-    (
-        "warm_reset",
-        "none",
-        &[
-            "-handle_segv=0",
-            "-handle_bus=0",
-            "-handle_ill=0",
-            "-handle_fpe=0",
-            "-rss_limit_mb=8192",
-            "-len_control=0",
-            "-max_len=4096",
-        ],
-    ),
-    (
-        "host_survives",
-        "none",
-        &[
-            "-handle_segv=0",
-            "-handle_bus=0",
-            "-handle_ill=0",
-            "-handle_fpe=0",
-            "-rss_limit_mb=8192",
-            "-len_control=0",
-            "-max_len=2048",
-        ],
-    ),
+    // positive, google/sanitizers#189), so the targets that run wasm have no sanitizer.
+    ("call", "none", wasm_flags!()),
+    // Warm against fresh instances, call by call; and the hostile chains of
+    // `host_survives`, whose own memory bound (4 GiB) is below libFuzzer's. Both read
+    // their inputs as a structure, which needs hundreds of bytes to say much: start at
+    // full length rather than grow from 4 bytes.
+    ("warm_reset", "none", wasm_flags!("-len_control=0", "-max_len=4096")),
+    ("host_survives", "none", wasm_flags!("-len_control=0", "-max_len=2048")),
 ];
 
 fn fuzz(args: &[String]) -> Result<()> {
