@@ -62,26 +62,29 @@ pub const ENTRY_SIGNATURE: Signature = Signature::new(&[ValType::I32, ValType::I
 pub const BYTES_CALL_SIGNATURE: Signature = Signature::new(&[ValType::I32, ValType::I32], &[ValType::I64]);
 /// Signature of [`ALLOC_EXPORT`]: `(len) -> ptr`.
 pub const ALLOC_SIGNATURE: Signature = Signature::new(&[ValType::I32], &[ValType::I32]);
-/// Signature of [`ABI_MARKER_EXPORT`].
+/// Signature of [`ABI_MARKER_EXPORT`]: `[] -> []`. The host never calls the marker; the
+/// validator checks only that it is exported with this type.
 pub const MARKER_SIGNATURE: Signature = Signature::new(&[], &[]);
-/// Signature of [`PANIC_MESSAGE_EXPORT`].
+/// Signature of [`PANIC_MESSAGE_EXPORT`]: `[] -> [i64]`, the packed [`Region`] of the last
+/// panic message.
 pub const PANIC_MESSAGE_SIGNATURE: Signature = Signature::new(&[], &[ValType::I64]);
 
-/// What an ABI export is.
+/// The kind of an ABI export, and for a function the exact signature the validator
+/// requires of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExportKind {
     /// A function with this signature.
     Func(&'static Signature),
-    /// A linear memory.
+    /// A linear memory: [`MEMORY_EXPORT`], the one memory through which bytes cross.
     Memory,
 }
 
 /// One export the ABI defines (besides the entry point).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AbiExport {
-    /// Export name.
+    /// The name a function file must export it under, e.g. [`ALLOC_EXPORT`].
     pub name: &'static str,
-    /// Kind and signature.
+    /// Whether it is the memory or a function, and for a function its exact signature.
     pub kind: ExportKind,
     /// Whether every function file must have it.
     pub required: bool,
@@ -136,7 +139,8 @@ impl Region {
     }
 }
 
-/// What an entry point returns.
+/// An entry point's result, unpacked from the `i64` it returns: every word is one (see
+/// [`unpack`](EntryResult::unpack)), the sign bit telling an error from output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EntryResult {
     /// The output bytes.

@@ -30,20 +30,21 @@ impl fmt::Display for ConfigType {
     }
 }
 
-/// A config value.
+/// The value of a config key, one variant per [`ConfigType`].
 ///
 /// In human-readable formats (the RON of manifests and application config) a value is
 /// written as a bare literal: `true`, `42`, `1.5`, `"EUR"`. In binary formats (the
 /// postcard wire encoding between host and guest) it is a tagged enum.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConfigValue {
-    /// A boolean.
+    /// The value of a `Bool` key.
     Bool(bool),
-    /// An integer.
+    /// The value of an `Int` key. A `Float` key accepts it too ([`coerce`](ConfigValue::coerce)
+    /// turns it into a `Float`).
     Int(i64),
-    /// A float.
+    /// The value of a `Float` key.
     Float(f64),
-    /// A string.
+    /// The value of a `String` key.
     String(String),
 }
 

@@ -7,9 +7,11 @@
 pub struct Proposal {
     /// The proposal's usual name (as in the WebAssembly proposals repository).
     pub name: &'static str,
-    /// Whether modules may use it.
+    /// Whether modules may use it. The validator turns the enabled proposals into
+    /// wasmparser flags, and the runtime into its compiler's features.
     pub enabled: bool,
-    /// Why, in a sentence, for diagnostics.
+    /// Why wasmod accepts or refuses it, in one sentence; the validator's
+    /// `unsupported-feature` diagnostic quotes it.
     pub why: &'static str,
 }
 

@@ -12,11 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::types::{Signature, ValType};
 
-/// One function of a group.
+/// One function of a group: the name and exact wasm signature a guest imports it with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostFunctionDef {
-    /// The import name.
+    /// The field name of the wasm import (`get` for `wasmod:kv@1` `get`), unique within
+    /// the group.
     pub name: Cow<'static, str>,
     /// The exact wasm signature.
     pub signature: Signature,
@@ -36,7 +37,8 @@ pub struct GroupDef {
     /// What the group is for.
     #[serde(default)]
     pub doc: Cow<'static, str>,
-    /// The functions.
+    /// Every function of the group. A guest may import any of them; each import must
+    /// name one of these and have its exact signature.
     pub functions: Cow<'static, [HostFunctionDef]>,
 }
 
@@ -55,7 +57,8 @@ impl GroupDef {
 /// The prefix of every group import module.
 pub const IMPORT_MODULE_PREFIX: &str = "wasmod:";
 
-/// `wasmod:<group>@<major>`.
+/// The wasm import module of major version `version` of `group`,
+/// `wasmod:<group>@<major>`; the inverse of [`parse_import_module`].
 pub fn import_module(group: &str, version: u32) -> String {
     format!("{IMPORT_MODULE_PREFIX}{group}@{version}")
 }

@@ -21,7 +21,10 @@ pub struct SubsystemDef {
     pub doc: String,
 }
 
-/// Static limits checked at install time, and the memory ceiling enforced at run time.
+/// Static limits on a package's function files. Only the validator reads them (a host
+/// runs it at install and again at every activation); nothing here is enforced while a
+/// call runs: a call's memory, tables, fuel and time are the runtime's `CallLimits`, set
+/// independently of the policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
@@ -29,9 +32,13 @@ pub struct Limits {
     pub max_file_bytes: u64,
     /// Most functions in one package.
     pub max_functions: u32,
-    /// Most linear-memory pages (64 KiB each) a function may declare or grow to.
+    /// Most linear-memory pages (64 KiB each) a function file's memory may start with:
+    /// a larger initial size is an error, and a declared maximum above it only a
+    /// warning. It does not stop `memory.grow` at run time; the runtime's
+    /// `CallLimits::memory_pages` does, whatever this value is.
     pub max_memory_pages: u32,
-    /// Most table elements a function file may declare.
+    /// Most elements any one table of a function file may start with. It does not stop
+    /// `table.grow` at run time; the runtime's `CallLimits::table_elements` does.
     pub max_table_elements: u32,
     /// Most bytes of data segments in one function file.
     pub max_data_bytes: u64,
@@ -88,7 +95,8 @@ pub struct HostPolicy {
     pub custom_groups: Vec<GroupDef>,
     /// The subsystems (extension points and lifecycle hooks) by name.
     pub subsystems: BTreeMap<String, SubsystemDef>,
-    /// Install-time limits.
+    /// Limits on each function file of a package, checked by the validator (see
+    /// [`Limits`]); not the limits of a running call.
     #[serde(default)]
     pub limits: Limits,
     /// Bounds on modules' `kv` data.

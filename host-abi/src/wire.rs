@@ -10,7 +10,9 @@ use serde::{Serialize, de::DeserializeOwned};
 /// An encoding or decoding failure.
 pub type WireError = postcard::Error;
 
-/// Encodes a value.
+/// Encodes `value` as postcard bytes; the inverse of [`decode`]. It fails only where
+/// postcard cannot represent the value (a sequence of unknown length) or its `Serialize`
+/// implementation fails.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, WireError> {
     postcard::to_allocvec(value)
 }

@@ -26,7 +26,8 @@ impl fmt::Display for Requirer {
 /// A requirement on a module and who made it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Requirement {
-    /// Who.
+    /// Who made the requirement: the request, or a module version through its
+    /// dependencies.
     pub by: Requirer,
     /// What versions it accepts (`*` when the request names a module without a version).
     pub req: VersionReq,
@@ -48,7 +49,7 @@ pub enum ResolveError {
     /// A module that is required is not in the catalog at all.
     #[error("module `{name}` is not installed; needed by {}", list(.required_by, ", "))]
     MissingModule {
-        /// The module.
+        /// The name required, of which the catalog holds no version.
         name: ModuleName,
         /// Who requires it, and how.
         required_by: Vec<Requirement>,
@@ -60,7 +61,7 @@ pub enum ResolveError {
         if .available.is_empty() { "none".to_string() } else { list(.available, ", ") }
     )]
     NoVersionSatisfies {
-        /// The module.
+        /// The module every version of which fails some requirement.
         name: ModuleName,
         /// Every requirement made on it at the point of conflict.
         requirements: Vec<Requirement>,
@@ -76,15 +77,17 @@ pub enum ResolveError {
     /// The catalog holds one name and version twice.
     #[error("`{name}@{version}` is defined more than once")]
     Duplicate {
-        /// The module.
+        /// The module name given twice with one version.
         name: ModuleName,
-        /// The version.
+        /// The version given twice for that name.
         version: Version,
     },
     /// The search gave up after its step budget.
     #[error("resolution gave up after {steps} steps; the requirements are too entangled")]
     TooComplex {
-        /// Steps taken.
+        /// The step budget that ran out, in candidate versions tried: one million for
+        /// [`Catalog::resolve`](crate::Catalog::resolve), or the budget given to
+        /// [`Catalog::resolve_with_budget`](crate::Catalog::resolve_with_budget).
         steps: u64,
     },
 }
@@ -92,9 +95,9 @@ pub enum ResolveError {
 /// One module version on a cycle path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CycleStep {
-    /// The module.
+    /// A module on the cycle; its chosen version depends on the next step's module.
     pub name: ModuleName,
-    /// Its chosen version.
+    /// The version the search chose for it.
     pub version: Version,
 }
 

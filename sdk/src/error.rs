@@ -17,7 +17,7 @@ impl Error {
         Error { message: message.to_string() }
     }
 
-    /// The message.
+    /// The message the caller receives, with every [`context`](Self::context) prefix.
     pub fn message(&self) -> &str {
         &self.message
     }

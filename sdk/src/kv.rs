@@ -28,7 +28,9 @@ pub fn get(key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
     }
 }
 
-/// Writes a value.
+/// Writes `value` under `key`, replacing any previous value. The host bounds keys,
+/// values and the module's total data; a write past a bound is refused whole (an error
+/// for the status `LIMIT`).
 pub fn set(key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
     let (kp, kl) = raw(key.as_ref());
     let (vp, vl) = raw(value.as_ref());
@@ -58,14 +60,16 @@ pub fn list(prefix: impl AsRef<[u8]>) -> Result<Vec<Vec<u8>>> {
     wasmod_host_abi::wire::decode(&bytes).map_err(|e| Error::msg(format!("kv.list: undecodable key list: {e}")))
 }
 
-/// Reads a postcard-encoded value.
+/// Reads a value written by [`set_value`], decoded from postcard as `T`; `None` if the
+/// key is absent, an error if its bytes are not a `T`.
 pub fn get_value<T: DeserializeOwned>(key: impl AsRef<[u8]>) -> Result<Option<T>> {
     get(key)?
         .map(|bytes| wasmod_host_abi::wire::decode(&bytes).map_err(|e| Error::msg(format!("kv value: {e}"))))
         .transpose()
 }
 
-/// Writes a value, postcard-encoded.
+/// Writes `value` under `key`, encoded with postcard, for [`get_value`] to read back;
+/// bounded like [`set`].
 pub fn set_value<T: Serialize + ?Sized>(key: impl AsRef<[u8]>, value: &T) -> Result<()> {
     set(key, wasmod_host_abi::wire::encode(value).map_err(Error::msg)?)
 }

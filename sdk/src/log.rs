@@ -11,7 +11,8 @@ use wasmod_host_abi::groups::log_level;
 use crate::__private::raw;
 use crate::sys;
 
-/// A log level.
+/// The level of a log line, lowest first (`Trace < Error`); the host writes the line at
+/// the matching level of its own log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
     /// Very detailed tracing.
@@ -38,7 +39,9 @@ impl Level {
     }
 }
 
-/// Writes one log line.
+/// Writes `message` to the host's log at `level`, as one line tagged with the calling
+/// module and function. It never fails: the host may cut a long line short, or drop
+/// lines once the call's log budget is spent.
 pub fn write(level: Level, message: &str) {
     let (ptr, len) = raw(message.as_bytes());
     // SAFETY: `ptr, len` describe a live byte slice in guest memory.

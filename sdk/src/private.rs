@@ -73,14 +73,16 @@ pub fn run_entry(ptr: i32, len: i32, f: impl FnOnce(Vec<u8>) -> Result<Vec<u8>, 
     }
 }
 
-/// Decodes a typed input.
+/// Decodes the postcard input of entry point `function` as `T`; the error names the
+/// function and the type.
 pub fn decode_input<T: DeserializeOwned>(function: &str, bytes: &[u8]) -> Result<T, Error> {
     wasmod_host_abi::wire::decode(bytes).map_err(|e| {
         Error::msg(format!("`{function}`: the input is not a postcard-encoded `{}`: {e}", std::any::type_name::<T>()))
     })
 }
 
-/// Encodes a typed output.
+/// Encodes the output of entry point `function` with postcard; the error names the
+/// function.
 pub fn encode_output<T: Serialize + ?Sized>(function: &str, value: &T) -> Result<Vec<u8>, Error> {
     wasmod_host_abi::wire::encode(value).map_err(|e| Error::msg(format!("`{function}`: cannot encode the output: {e}")))
 }
