@@ -12,7 +12,7 @@ use wasmod_runtime::{CallLimits, CallOptions, CallOutcome, LoadedFunction, Runti
 
 use crate::Error;
 use crate::config::{ConfigState, Provenance};
-use crate::kv::{Kv, KvError, Writes};
+use crate::kv::{KvDatabase, KvError, Writes};
 
 /// One active module.
 #[derive(Debug)]
@@ -37,7 +37,7 @@ pub(crate) struct InitPhase {
 /// What the standard groups see of an activation.
 #[derive(Debug)]
 pub(crate) struct ActivationState {
-    pub kv: Arc<Kv>,
+    pub kv: Arc<KvDatabase>,
     pub kv_limits: KvLimits,
     pub modules: BTreeMap<ModuleName, ActiveModule>,
     pub config: RwLock<ConfigState>,
@@ -178,28 +178,58 @@ impl Activation {
     }
 
     /// Calls `function` of `module` with the runtime's default limits.
+    ///
+    /// # Errors
+    /// [`Error::NotActive`] or [`Error::NoSuchFunction`] when there is no such function
+    /// in the activation, [`Error::Call`] when the call fails.
     pub fn call(&self, module: &str, function: &str, input: &[u8]) -> Result<CallOutcome, Error> {
-        self.call_with(module, function, input, None)
+        let f = self.function(module, function)?;
+        self.runtime.call_with(f, input, &self.options(None)).map_err(|e| Error::Call(Box::new(e)))
     }
 
-    /// Calls with explicit limits.
+    /// Calls `function` of `module` under `limits` instead of the runtime's defaults.
+    ///
+    /// # Errors
+    /// As [`Activation::call`].
     pub fn call_with(
         &self,
         module: &str,
         function: &str,
         input: &[u8],
-        limits: Option<CallLimits>,
+        limits: CallLimits,
     ) -> Result<CallOutcome, Error> {
+        let f = self.function(module, function)?;
+        self.runtime.call_with(f, input, &self.options(Some(limits))).map_err(|e| Error::Call(Box::new(e)))
+    }
+
+    /// Runs the `init` hook `hook` of an active module with no input: a failure of the
+    /// call is [`Error::Init`].
+    pub(crate) fn run_init(&self, module: &ActiveModule, hook: &str) -> Result<(), Error> {
+        let id = module.manifest.id();
+        let f = module.functions.get(hook).ok_or_else(|| Error::NoSuchFunction {
+            module: id.clone(),
+            function: hook.to_owned(),
+            available: module.functions.keys().cloned().collect::<Vec<_>>().join(", "),
+        })?;
+        match self.runtime.call_with(f, b"", &self.options(None)) {
+            Ok(_) => Ok(()),
+            Err(error) => Err(Error::Init { module: id, error: Box::new(error) }),
+        }
+    }
+
+    fn options(&self, limits: Option<CallLimits>) -> CallOptions {
+        CallOptions { limits, data: Some(self.state.clone()) }
+    }
+
+    fn function(&self, module: &str, function: &str) -> Result<&LoadedFunction, Error> {
         let active = self.state.modules.get(module).ok_or_else(|| Error::NotActive {
             module: module.to_owned(),
             active: self.state.modules.keys().map(|m| m.to_string()).collect::<Vec<_>>().join(", "),
         })?;
-        let f = active.functions.get(function).ok_or_else(|| Error::NoSuchFunction {
+        active.functions.get(function).ok_or_else(|| Error::NoSuchFunction {
             module: module.to_owned(),
             function: function.to_owned(),
             available: active.functions.keys().cloned().collect::<Vec<_>>().join(", "),
-        })?;
-        let options = CallOptions { limits, data: Some(self.state.clone()) };
-        self.runtime.call_with(f, input, &options).map_err(|e| Error::Call(Box::new(e)))
+        })
     }
 }

@@ -18,12 +18,12 @@ use crate::kv::{KvError, MAX_KEY_BYTES, MAX_LIST_BYTES, MAX_VALUE_BYTES};
 /// The standard groups, ready to register with a runtime.
 pub(crate) fn standard() -> Vec<Arc<dyn HostGroup>> {
     vec![
-        Arc::new(Log(groups::LOG)),
-        Arc::new(Config(groups::CONFIG)),
-        Arc::new(Clock(groups::CLOCK)),
-        Arc::new(Random(groups::RANDOM)),
-        Arc::new(Kv(groups::KV)),
-        Arc::new(Modules(groups::MODULES)),
+        Arc::new(LogGroup(groups::LOG)),
+        Arc::new(ConfigGroup(groups::CONFIG)),
+        Arc::new(ClockGroup(groups::CLOCK)),
+        Arc::new(RandomGroup(groups::RANDOM)),
+        Arc::new(KvGroup(groups::KV)),
+        Arc::new(ModulesGroup(groups::MODULES)),
     ]
 }
 
@@ -74,9 +74,9 @@ fn kv_failure(cx: &mut HostContext<'_>, what: &str, e: KvError) -> HostError {
     }
 }
 
-struct Log(GroupDef);
+struct LogGroup(GroupDef);
 
-impl HostGroup for Log {
+impl HostGroup for LogGroup {
     fn def(&self) -> &GroupDef {
         &self.0
     }
@@ -115,9 +115,9 @@ impl HostGroup for Log {
     }
 }
 
-struct Config(GroupDef);
+struct ConfigGroup(GroupDef);
 
-impl Config {
+impl ConfigGroup {
     fn reply(cx: &mut HostContext<'_>, value: Option<ConfigValue>) -> Result<Option<HostValue>, HostError> {
         match value {
             Some(v) => {
@@ -129,7 +129,7 @@ impl Config {
     }
 }
 
-impl HostGroup for Config {
+impl HostGroup for ConfigGroup {
     fn def(&self) -> &GroupDef {
         &self.0
     }
@@ -196,14 +196,14 @@ impl HostGroup for Config {
     }
 }
 
-struct Clock(GroupDef);
+struct ClockGroup(GroupDef);
 
 fn process_start() -> Instant {
     static START: OnceLock<Instant> = OnceLock::new();
     *START.get_or_init(Instant::now)
 }
 
-impl HostGroup for Clock {
+impl HostGroup for ClockGroup {
     fn def(&self) -> &GroupDef {
         &self.0
     }
@@ -217,9 +217,9 @@ impl HostGroup for Clock {
     }
 }
 
-struct Random(GroupDef);
+struct RandomGroup(GroupDef);
 
-impl HostGroup for Random {
+impl HostGroup for RandomGroup {
     fn def(&self) -> &GroupDef {
         &self.0
     }
@@ -236,9 +236,9 @@ impl HostGroup for Random {
     }
 }
 
-struct Kv(GroupDef);
+struct KvGroup(GroupDef);
 
-impl HostGroup for Kv {
+impl HostGroup for KvGroup {
     fn def(&self) -> &GroupDef {
         &self.0
     }
@@ -291,9 +291,9 @@ impl HostGroup for Kv {
     }
 }
 
-struct Modules(GroupDef);
+struct ModulesGroup(GroupDef);
 
-impl HostGroup for Modules {
+impl HostGroup for ModulesGroup {
     fn def(&self) -> &GroupDef {
         &self.0
     }
@@ -394,9 +394,8 @@ mod tests {
         let writer = captured.clone();
         let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
         let limits = crate::CallLimits { max_log_bytes: 100_000, ..Default::default() };
-        let outcome = tracing::subscriber::with_default(subscriber, || {
-            active.call_with("t/flood", "run", b"", Some(limits)).unwrap()
-        });
+        let outcome =
+            tracing::subscriber::with_default(subscriber, || active.call_with("t/flood", "run", b"", limits).unwrap());
         let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         // 16 KiB lines of zero bytes, each charged with its overhead: six fit in 100,000
         // bytes, the seventh does not.
@@ -435,7 +434,7 @@ mod tests {
         let held = kv.hold_write_lock();
         let limits = crate::CallLimits { timeout: Duration::from_millis(100), ..Default::default() };
         let started = std::time::Instant::now();
-        match active.call_with("t/kv", "run", b"", Some(limits)) {
+        match active.call_with("t/kv", "run", b"", limits) {
             Err(Error::Call(e)) => assert!(matches!(e.kind, ErrorKind::DeadlineExceeded { .. }), "{e}"),
             other => panic!("expected the deadline, got {other:?}"),
         }

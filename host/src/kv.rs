@@ -16,17 +16,18 @@
 //!
 //! redb locks the database file for as long as it is open, so only one process can open
 //! a store's kv data at a time: a second one gets [`KvError::InUse`]. Within a process,
-//! every host on a store shares one open database ([`Kv::shared`]).
+//! every host on a store shares one open database ([`KvDatabase::shared`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use wasmod_host_abi::KvLimits;
 
 use crate::store::{sync_dir, unique_name};
+use crate::write_gate::WriteGate;
 
 const TABLE: TableDefinition<'static, (&str, &[u8]), &[u8]> = TableDefinition::new("kv");
 /// Per module: `(bytes, keys)` it keeps. The row of the empty name (never a module's)
@@ -97,76 +98,20 @@ fn entry_bytes(key: &[u8], value: &[u8]) -> u64 {
     (key.len() + value.len()) as u64
 }
 
-/// One writer at a time, in the order they came (a ticket lock, so a guest writing in a
-/// loop cannot starve the writers waiting behind it), and a writer that cannot get in
-/// before its deadline gives up.
-#[derive(Debug, Default)]
-struct WriteGate {
-    tickets: Mutex<Tickets>,
-    turn: Condvar,
-}
-
-#[derive(Debug, Default)]
-struct Tickets {
-    /// The next ticket to hand out.
-    next: u64,
-    /// The ticket whose turn it is.
-    serving: u64,
-    /// Tickets whose writers gave up before their turn: skipped when it comes.
-    abandoned: std::collections::BTreeSet<u64>,
-}
-
-impl Tickets {
-    /// Passes the turn on, past the tickets nobody waits with any more.
-    fn advance(&mut self) {
-        self.serving += 1;
-        while self.abandoned.remove(&self.serving) {
-            self.serving += 1;
-        }
-    }
-}
-
-pub(crate) struct GateGuard<'a>(&'a WriteGate);
-
-impl WriteGate {
-    fn enter(&self, deadline: Instant) -> Result<GateGuard<'_>, KvError> {
-        let started = Instant::now();
-        let mut tickets = self.tickets.lock().unwrap_or_else(|p| p.into_inner());
-        let mine = tickets.next;
-        tickets.next += 1;
-        while tickets.serving != mine {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                tickets.abandoned.insert(mine);
-                return Err(KvError::Busy { waited: started.elapsed() });
-            }
-            tickets = self.turn.wait_timeout(tickets, left).unwrap_or_else(|p| p.into_inner()).0;
-        }
-        Ok(GateGuard(self))
-    }
-}
-
-impl Drop for GateGuard<'_> {
-    fn drop(&mut self) {
-        self.0.tickets.lock().unwrap_or_else(|p| p.into_inner()).advance();
-        self.0.turn.notify_all();
-    }
-}
-
 #[derive(Debug)]
-pub(crate) struct Kv {
+pub(crate) struct KvDatabase {
     /// `None` only while the value is dropped (see `Drop`).
     db: Option<Database>,
     gate: WriteGate,
-    /// Where [`Kv::shared`] registered it, if it did.
+    /// Where [`KvDatabase::shared`] registered it, if it did.
     registered: Option<PathBuf>,
 }
 
-/// The databases hosts of this process have open ([`Kv::shared`]). An entry whose value
+/// The databases hosts of this process have open ([`KvDatabase::shared`]). An entry whose value
 /// is gone is one being closed: it leaves only once redb has let go of the file.
-static OPEN: Mutex<Vec<(PathBuf, Weak<Kv>)>> = Mutex::new(Vec::new());
+static OPEN: Mutex<Vec<(PathBuf, Weak<KvDatabase>)>> = Mutex::new(Vec::new());
 
-impl Drop for Kv {
+impl Drop for KvDatabase {
     fn drop(&mut self) {
         // Close the database (redb releases the file's lock), then say so.
         drop(self.db.take());
@@ -208,12 +153,12 @@ fn init(db: &Database) -> Result<(), KvError> {
     tx.commit().map_err(kv)
 }
 
-impl Kv {
+impl KvDatabase {
     /// Opens the database at `path`. A missing database is first made complete under
     /// `scratch` (a directory on the same file system that nobody else uses meanwhile)
     /// and then linked into place, so a process killed while creating it leaves either
     /// no database or a whole one, never a file redb cannot open.
-    pub(crate) fn open(path: &Path, scratch: &Path) -> Result<Kv, KvError> {
+    pub(crate) fn open(path: &Path, scratch: &Path) -> Result<KvDatabase, KvError> {
         if !path.exists() {
             let fresh = scratch.join(unique_name("kv"));
             init(&open_db(&fresh)?)?;
@@ -232,17 +177,17 @@ impl Kv {
         }
         let db = open_db(path)?;
         init(&db)?;
-        Ok(Kv { db: Some(db), gate: WriteGate::default(), registered: None })
+        Ok(KvDatabase { db: Some(db), gate: WriteGate::default(), registered: None })
     }
 
     fn db(&self) -> &Database {
         self.db.as_ref().expect("the database is open until the value is dropped")
     }
 
-    /// The database at `path`, opened by [`Kv::open`] unless a host of this process has
+    /// The database at `path`, opened by [`KvDatabase::open`] unless a host of this process has
     /// it open already: then that one, shared. If one is being closed just now, waits
     /// (up to a second) for redb to let go of the file rather than report it in use.
-    pub(crate) fn shared(path: &Path, scratch: &Path) -> Result<Arc<Kv>, KvError> {
+    pub(crate) fn shared(path: &Path, scratch: &Path) -> Result<Arc<KvDatabase>, KvError> {
         let canonical = path.parent().and_then(|d| d.canonicalize().ok()).zip(path.file_name()).map(|(d, f)| d.join(f));
         for _ in 0..100 {
             {
@@ -253,7 +198,7 @@ impl Kv {
                     // Being closed: wait below, without the lock.
                     Some(None) => {}
                     None => {
-                        let mut kv = Kv::open(path, scratch)?;
+                        let mut kv = KvDatabase::open(path, scratch)?;
                         kv.registered = canonical.clone();
                         let kv = Arc::new(kv);
                         if let Some(c) = canonical {
@@ -352,7 +297,7 @@ impl Kv {
 
     /// Takes the write lock as a writer would, for tests that need it held.
     #[cfg(test)]
-    pub(crate) fn hold_write_lock(&self) -> GateGuard<'_> {
+    pub(crate) fn hold_write_lock(&self) -> crate::write_gate::GateGuard<'_> {
         self.gate.enter(Instant::now() + Duration::from_secs(60)).expect("the write lock is free")
     }
 
@@ -407,8 +352,8 @@ mod tests {
         Instant::now() + Duration::from_secs(10)
     }
 
-    fn open(dir: &Path) -> Kv {
-        Kv::open(&dir.join("kv.redb"), dir).unwrap()
+    fn open(dir: &Path) -> KvDatabase {
+        KvDatabase::open(&dir.join("kv.redb"), dir).unwrap()
     }
 
     const FREE: KvLimits =
@@ -441,10 +386,10 @@ mod tests {
         let scratch = dir.path().join("scratch");
         std::fs::create_dir(&scratch).unwrap();
         let path = dir.path().join("kv.redb");
-        Kv::open(&path, &scratch).unwrap().write("m", b"k", Some(b"v"), &FREE, soon()).unwrap();
+        KvDatabase::open(&path, &scratch).unwrap().write("m", b"k", Some(b"v"), &FREE, soon()).unwrap();
         assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
         // Opening again finds the same database, not a new one.
-        let again = Kv::open(&path, &scratch).unwrap();
+        let again = KvDatabase::open(&path, &scratch).unwrap();
         assert_eq!(again.get("m", b"k").unwrap().as_deref(), Some(&b"v"[..]));
         assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
     }
@@ -453,14 +398,14 @@ mod tests {
     fn a_second_open_is_in_use_and_hosts_of_one_process_share_theirs() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kv.redb");
-        let shared = Kv::shared(&path, dir.path()).unwrap();
-        let second = Kv::open(&path, dir.path());
+        let shared = KvDatabase::shared(&path, dir.path()).unwrap();
+        let second = KvDatabase::open(&path, dir.path());
         assert!(matches!(second, Err(KvError::InUse)), "{second:?}");
-        let again = Kv::shared(&dir.path().join(".").join("kv.redb"), dir.path()).unwrap();
+        let again = KvDatabase::shared(&dir.path().join(".").join("kv.redb"), dir.path()).unwrap();
         assert!(Arc::ptr_eq(&shared, &again), "one process, one open database");
         drop((shared, again));
         // Closed with its last user: opening again works.
-        Kv::open(&path, dir.path()).unwrap();
+        KvDatabase::open(&path, dir.path()).unwrap();
     }
 
     #[test]
@@ -539,7 +484,7 @@ mod tests {
                     order.lock().unwrap().push(i);
                 });
                 // Each has its ticket before the next one asks.
-                while kv.gate.tickets.lock().unwrap().next < 3 + u64::from(i) {
+                while kv.gate.tickets_issued() < 3 + u64::from(i) {
                     std::thread::yield_now();
                 }
             }

@@ -106,7 +106,8 @@ pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
     fs::File::open(path).and_then(|d| d.sync_all())
 }
 
-fn fsync_dir(path: &Path) -> Result<(), StoreIoError> {
+/// [`sync_dir`] for the store's own directories, with the path in the error.
+fn sync_store_dir(path: &Path) -> Result<(), StoreIoError> {
     sync_dir(path).map_err(io_err("syncing", path))
 }
 
@@ -275,13 +276,13 @@ impl Store {
         for (key, bytes) in artifacts {
             write_synced(&Self::artifacts_dir(&staging).join(format!("{key}.artifact")), bytes)?;
         }
-        fsync_dir(&Self::artifacts_dir(&staging))?;
-        fsync_dir(&staging)?;
+        sync_store_dir(&Self::artifacts_dir(&staging))?;
+        sync_store_dir(&staging)?;
         let target = self.version_dir(&manifest.name, &manifest.version);
         let parent = target.parent().expect("a version dir has a parent");
         fs::create_dir_all(parent).map_err(io_err("creating", parent))?;
         fs::rename(&staging, &target).map_err(io_err("moving the install into place at", &target))?;
-        fsync_dir(parent)?;
+        sync_store_dir(parent)?;
         Ok(target)
     }
 
@@ -294,7 +295,7 @@ impl Store {
         let trash = self.root.join("trash").join(unique_name("uninstall"));
         fs::rename(&dir, &trash).map_err(io_err("moving to the trash", &dir))?;
         if let Some(parent) = dir.parent() {
-            fsync_dir(parent)?;
+            sync_store_dir(parent)?;
             // Drop empty name and namespace directories (harmless if it fails).
             let _ = fs::remove_dir(parent);
             if let Some(ns) = parent.parent() {

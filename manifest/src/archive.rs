@@ -31,23 +31,20 @@
 //! timestamp (1980-01-01 00:00), fixed permissions, fixed compression level, so the
 //! same inputs always give a byte-identical archive.
 
-use std::cell::Cell;
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Cursor, Read, Write};
+mod read;
+mod write;
 
-use zip::unstable::read::ZipIterable;
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, DateTime, ZipReadOptions, ZipWriter};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub use read::read_package;
+use write::write_archive;
+pub use write::write_package;
 
 use crate::error::ManifestError;
 use crate::model::Manifest;
 
 /// The name of the manifest inside an archive.
 pub const MANIFEST_FILE: &str = "module.ron";
-
-/// The ratio check applies only once an entry has inflated past this many bytes, so
-/// that small, highly compressible files are not refused.
-const RATIO_FLOOR_BYTES: u64 = 1 << 20;
 
 /// Limits applied while reading an archive.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,9 +82,9 @@ pub enum ArchiveError {
     /// The archive file itself is too large.
     #[error("the archive is {size} bytes, more than the limit of {limit}")]
     ArchiveTooLarge {
-        /// Its size.
+        /// The archive's size in bytes.
         size: u64,
-        /// The limit.
+        /// [`ArchiveLimits::max_archive_bytes`].
         limit: u64,
     },
     /// The bytes are not a readable zip archive.
@@ -99,7 +96,7 @@ pub enum ArchiveError {
     /// An entry could not be read (corrupt data, bad checksum, unsupported method).
     #[error("entry `{name}` is corrupt or unsupported: {reason}")]
     CorruptEntry {
-        /// The entry.
+        /// The entry's name, as stored in the archive.
         name: String,
         /// What the zip reader said.
         reason: String,
@@ -109,13 +106,13 @@ pub enum ArchiveError {
     TooManyEntries {
         /// Entries declared by the central directory.
         count: usize,
-        /// The limit.
+        /// [`ArchiveLimits::max_entries`].
         limit: usize,
     },
     /// One entry inflates past its limit.
     #[error("entry `{name}` inflates to more than {limit} bytes")]
     EntryTooLarge {
-        /// The entry.
+        /// The entry's name, as stored in the archive.
         name: String,
         /// The limit that applied to it.
         limit: u64,
@@ -125,61 +122,62 @@ pub enum ArchiveError {
     TotalTooLarge {
         /// The entry being read when the limit was passed.
         name: String,
-        /// The limit.
+        /// [`ArchiveLimits::max_total_bytes`].
         limit: u64,
     },
     /// An entry's compression ratio is that of a zip bomb.
     #[error("entry `{name}` inflated {ratio}x its compressed size, more than the limit of {limit}x")]
     CompressionRatio {
-        /// The entry.
+        /// The entry's name, as stored in the archive.
         name: String,
         /// The ratio observed when reading stopped.
         ratio: u64,
-        /// The limit.
+        /// [`ArchiveLimits::max_compression_ratio`].
         limit: u64,
     },
-    /// An absolute path.
+    /// An entry's path is absolute (`/a` or `C:/a`).
     #[error("entry `{name}` has an absolute path")]
     AbsolutePath {
-        /// The entry.
+        /// The entry's name, as stored in the archive.
         name: String,
     },
-    /// A `..` segment.
+    /// An entry's path has a `..` segment.
     #[error("entry `{name}` has a `..` segment")]
     ParentDirectory {
-        /// The entry.
+        /// The entry's name, as stored in the archive.
         name: String,
     },
-    /// A backslash.
+    /// An entry's name contains a backslash.
     #[error("entry `{name}` contains a backslash")]
     Backslash {
-        /// The entry.
+        /// The entry's name, as stored in the archive.
         name: String,
     },
-    /// Some other path rule.
+    /// An entry's name breaks another path rule: not UTF-8, a control character, an empty
+    /// or `.` segment.
     #[error("entry `{name}`: path {reason}")]
     InvalidPath {
-        /// The entry (lossily decoded).
+        /// The entry's name, lossily decoded.
         name: String,
-        /// Which rule.
+        /// The rule it breaks, as a phrase after "path".
         reason: String,
     },
     /// A name appears twice.
     #[error("entry `{name}` appears more than once")]
     DuplicateEntry {
-        /// The entry.
+        /// The entry's name, as stored in the archive.
         name: String,
     },
-    /// A symbolic link.
+    /// An entry is a symbolic link.
     #[error("entry `{name}` is a symbolic link")]
     Symlink {
-        /// The entry.
+        /// The entry's name, as stored in the archive.
         name: String,
     },
-    /// An encrypted entry.
+    /// An entry is encrypted.
     #[error("entry `{name}` is encrypted")]
     Encrypted {
-        /// The entry.
+        /// The entry's name, as stored in the archive.
         name: String,
     },
     /// No `module.ron` at the root.
@@ -197,21 +195,21 @@ pub enum ArchiveError {
     /// A file the manifest references is absent.
     #[error("function `{function}` references `{file}`, which is not in the archive")]
     MissingFile {
-        /// The function.
+        /// The function whose `file` it is.
         function: String,
-        /// The file.
+        /// The path the manifest gives.
         file: String,
     },
     /// A file the manifest does not reference.
     #[error("entry `{name}` is not referenced by module.ron")]
     UnreferencedFile {
-        /// The entry.
+        /// The entry's name, as stored in the archive.
         name: String,
     },
     /// Writing failed (only from [`write_package`]).
     #[error("could not write the archive: {reason}")]
     Write {
-        /// What failed.
+        /// What the zip writer said.
         reason: String,
     },
 }
@@ -285,6 +283,7 @@ impl Package {
     }
 }
 
+/// Checks that every file the manifest references is `present`, and nothing else is.
 fn check_references<'a>(manifest: &Manifest, present: impl Iterator<Item = &'a str>) -> Result<(), ArchiveError> {
     let present: BTreeSet<&str> = present.collect();
     for (function, f) in &manifest.functions {
@@ -297,178 +296,4 @@ fn check_references<'a>(manifest: &Manifest, present: impl Iterator<Item = &'a s
         return Err(ArchiveError::UnreferencedFile { name: (*extra).to_owned() });
     }
     Ok(())
-}
-
-/// Checks an entry name; directories may end with `/`.
-fn check_entry_name(raw: &[u8], is_dir: bool) -> Result<String, ArchiveError> {
-    let lossy = String::from_utf8_lossy(raw).into_owned();
-    let name = std::str::from_utf8(raw)
-        .map_err(|_| ArchiveError::InvalidPath { name: lossy.clone(), reason: "is not valid UTF-8".into() })?;
-    if name.contains('\\') {
-        return Err(ArchiveError::Backslash { name: lossy });
-    }
-    if name.starts_with('/') || name.as_bytes().get(1) == Some(&b':') {
-        return Err(ArchiveError::AbsolutePath { name: lossy });
-    }
-    if name.chars().any(char::is_control) {
-        return Err(ArchiveError::InvalidPath { name: lossy, reason: "contains a control character".into() });
-    }
-    let trimmed = if is_dir { name.strip_suffix('/').unwrap_or(name) } else { name };
-    for segment in trimmed.split('/') {
-        match segment {
-            ".." => return Err(ArchiveError::ParentDirectory { name: lossy }),
-            "" | "." => {
-                return Err(ArchiveError::InvalidPath { name: lossy, reason: "has an empty or `.` segment".into() });
-            }
-            _ => {}
-        }
-    }
-    Ok(name.to_owned())
-}
-
-/// Counts the bytes the zip layer pulls from the archive, to measure compression ratios
-/// on real data rather than on header fields.
-struct CountingReader<'c, R> {
-    inner: R,
-    read: &'c Cell<u64>,
-}
-
-impl<R: Read> Read for CountingReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read.set(self.read.get() + n as u64);
-        Ok(n)
-    }
-}
-
-impl<R: std::io::Seek> std::io::Seek for CountingReader<'_, R> {
-    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
-        self.inner.seek(pos)
-    }
-}
-
-fn not_a_zip(e: impl std::fmt::Display) -> ArchiveError {
-    ArchiveError::NotAZip { reason: e.to_string() }
-}
-
-/// Reads and checks a package archive. See the [module docs](self) for the rules.
-pub fn read_package(bytes: &[u8], limits: &ArchiveLimits) -> Result<Package, ArchiveError> {
-    let size = bytes.len() as u64;
-    if size > limits.max_archive_bytes {
-        return Err(ArchiveError::ArchiveTooLarge { size, limit: limits.max_archive_bytes });
-    }
-    let mut archive = ZipIterable::try_new(Cursor::new(bytes), zip::read::Config::default())
-        .map_err(not_a_zip)?
-        .enforce_header_consistency(true);
-    if archive.len() > limits.max_entries {
-        return Err(ArchiveError::TooManyEntries { count: archive.len(), limit: limits.max_entries });
-    }
-
-    let consumed = Cell::new(0u64);
-    let mut body = CountingReader { inner: Cursor::new(bytes), read: &consumed };
-    let mut seen = BTreeSet::new();
-    let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut total: u64 = 0;
-    for entry in archive.files().map_err(not_a_zip)? {
-        // Metadata first: every rule that needs no data is checked before any is read.
-        let entry = entry.map_err(not_a_zip)?;
-        let is_dir = entry.is_dir();
-        let name = check_entry_name(entry.name_raw(), is_dir)?;
-        if !seen.insert(name.clone()) {
-            return Err(ArchiveError::DuplicateEntry { name });
-        }
-        if entry.is_symlink() {
-            return Err(ArchiveError::Symlink { name });
-        }
-        if entry.encrypted() {
-            return Err(ArchiveError::Encrypted { name });
-        }
-        if is_dir {
-            continue;
-        }
-        let declared = entry.size();
-        consumed.set(0);
-        let mut entry = entry
-            .with_reader(&mut body, ZipReadOptions::new())
-            .map_err(|e| ArchiveError::CorruptEntry { name: name.clone(), reason: e.to_string() })?;
-        let limit = if name == MANIFEST_FILE { limits.max_manifest_bytes } else { limits.max_entry_bytes };
-        let mut data = Vec::with_capacity(declared.min(limit).min(1 << 20) as usize);
-        let mut chunk = [0u8; 64 << 10];
-        loop {
-            let n = entry
-                .read(&mut chunk)
-                .map_err(|e| ArchiveError::CorruptEntry { name: name.clone(), reason: e.to_string() })?;
-            if n == 0 {
-                break;
-            }
-            let len = data.len() as u64 + n as u64;
-            if len > limit {
-                return Err(ArchiveError::EntryTooLarge { name, limit });
-            }
-            total += n as u64;
-            if total > limits.max_total_bytes {
-                return Err(ArchiveError::TotalTooLarge { name, limit: limits.max_total_bytes });
-            }
-            // The ratio is measured against the compressed bytes actually consumed so far,
-            // not the header's claim, so a bomb is caught after its first MiB.
-            let consumed = consumed.get().max(1);
-            if len > RATIO_FLOOR_BYTES && len / consumed > limits.max_compression_ratio {
-                return Err(ArchiveError::CompressionRatio {
-                    name,
-                    ratio: len / consumed,
-                    limit: limits.max_compression_ratio,
-                });
-            }
-            data.extend_from_slice(&chunk[..n]);
-        }
-        contents.insert(name, data);
-    }
-
-    let manifest_bytes = contents.remove(MANIFEST_FILE).ok_or(ArchiveError::MissingManifest)?;
-    let manifest_source = String::from_utf8(manifest_bytes)
-        .map_err(|e| ArchiveError::ManifestNotUtf8 { offset: e.utf8_error().valid_up_to() })?;
-    Package::new(&manifest_source, contents)
-}
-
-/// Writes a package archive from a manifest's text and its files, after the same checks
-/// as [`read_package`] (apart from the size limits). Deterministic.
-pub fn write_package(manifest_source: &str, files: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, ArchiveError> {
-    let manifest = Manifest::from_ron(manifest_source)?;
-    check_references(&manifest, files.keys().map(String::as_str))?;
-    write_archive(manifest_source, files)
-}
-
-fn write_archive(manifest_source: &str, files: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, ArchiveError> {
-    let write_err = |e: &dyn std::fmt::Display| ArchiveError::Write { reason: e.to_string() };
-    let options = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .compression_level(Some(6))
-        .last_modified_time(DateTime::default())
-        .unix_permissions(0o644);
-    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-    let entries = std::iter::once((MANIFEST_FILE, manifest_source.as_bytes()))
-        .chain(files.iter().map(|(name, bytes)| (name.as_str(), bytes.as_slice())));
-    for (name, bytes) in entries {
-        zip.start_file(name, options).map_err(|e| write_err(&e))?;
-        zip.write_all(bytes).map_err(|e| write_err(&e))?;
-    }
-    Ok(zip.finish().map_err(|e| write_err(&e))?.into_inner())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn entry_names() {
-        assert_eq!(check_entry_name(b"a/b.wasm", false).unwrap(), "a/b.wasm");
-        assert_eq!(check_entry_name(b"a/", true).unwrap(), "a/");
-        assert!(matches!(check_entry_name(b"/a", false), Err(ArchiveError::AbsolutePath { .. })));
-        assert!(matches!(check_entry_name(b"C:/a", false), Err(ArchiveError::AbsolutePath { .. })));
-        assert!(matches!(check_entry_name(b"a/../b", false), Err(ArchiveError::ParentDirectory { .. })));
-        assert!(matches!(check_entry_name(b"a\\b", false), Err(ArchiveError::Backslash { .. })));
-        assert!(matches!(check_entry_name(b"a//b", false), Err(ArchiveError::InvalidPath { .. })));
-        assert!(matches!(check_entry_name(b"./a", false), Err(ArchiveError::InvalidPath { .. })));
-        assert!(matches!(check_entry_name(b"\xff", false), Err(ArchiveError::InvalidPath { .. })));
-    }
 }

@@ -4,16 +4,17 @@ use std::fmt;
 
 use wasmod_host_abi::{ConfigType, ConfigValue};
 
-/// A 1-based line and column in `module.ron`.
+/// A position in the text of `module.ron`: 1-based line and column, shown as
+/// `line:column`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Location {
+pub struct TextPosition {
     /// Line, from 1.
     pub line: usize,
     /// Column, from 1.
     pub column: usize,
 }
 
-impl fmt::Display for Location {
+impl fmt::Display for TextPosition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.line, self.column)
     }
@@ -27,7 +28,7 @@ pub enum ManifestError {
     #[error("module.ron:{at}: {message}")]
     Syntax {
         /// Where the parser stopped.
-        at: Location,
+        at: TextPosition,
         /// What it expected, naming the field where it can.
         message: String,
     },
@@ -58,12 +59,12 @@ fn render_problems(problems: &[Problem]) -> String {
 /// One semantic problem, with the field it concerns and where that field is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
-    /// What is wrong.
+    /// The rule it breaks, with the values involved.
     pub kind: ProblemKind,
     /// The field path, e.g. `functions.place_order.file`.
     pub field: String,
     /// Where in `module.ron` the offending value is, when it can be found.
-    pub at: Option<Location>,
+    pub at: Option<TextPosition>,
 }
 
 impl fmt::Display for Problem {
@@ -82,15 +83,15 @@ pub enum ProblemKind {
     /// `name` is not `namespace/name` in the allowed alphabet.
     #[error("module name `{value}` {reason}")]
     InvalidModuleName {
-        /// The name given.
+        /// The name as written.
         value: String,
-        /// Which rule it breaks.
+        /// The rule it breaks, as a phrase after the name (`is empty`, ...).
         reason: String,
     },
     /// `version` is not a semver version.
     #[error("`{value}` is not a semver version: {reason}")]
     InvalidVersion {
-        /// The version given.
+        /// The version as written.
         value: String,
         /// The semver parser's complaint.
         reason: String,
@@ -98,17 +99,17 @@ pub enum ProblemKind {
     /// A dependency key is not a valid module name.
     #[error("dependency `{value}`: module name {reason}")]
     InvalidDependencyName {
-        /// The name given.
+        /// The dependency's name as written.
         value: String,
-        /// Which rule it breaks.
+        /// The rule it breaks, as a phrase after the name.
         reason: String,
     },
     /// A dependency's requirement is not a semver requirement.
     #[error("dependency `{module}`: `{value}` is not a semver requirement: {reason}")]
     InvalidVersionReq {
-        /// The dependency.
+        /// The dependency whose requirement it is.
         module: String,
-        /// The requirement given.
+        /// The requirement as written.
         value: String,
         /// The semver parser's complaint.
         reason: String,
@@ -116,95 +117,95 @@ pub enum ProblemKind {
     /// The module lists itself as a dependency.
     #[error("module `{module}` depends on itself")]
     SelfDependency {
-        /// The module.
+        /// The module's own name, as listed in `dependencies`.
         module: String,
     },
     /// A function name is not an identifier, or is reserved by the ABI.
     #[error("function name `{function}` {reason}")]
     InvalidFunctionName {
-        /// The name given.
+        /// The function name as written.
         function: String,
-        /// Which rule it breaks.
+        /// The rule it breaks, as a phrase after the name.
         reason: String,
     },
     /// A group name is not a dotted lowercase name.
     #[error("function `{function}`: group name `{group}` {reason}")]
     InvalidGroupName {
-        /// The function.
+        /// The function that lists the group.
         function: String,
-        /// The group given.
+        /// The group name as written.
         group: String,
-        /// Which rule it breaks.
+        /// The rule it breaks, as a phrase after the name.
         reason: String,
     },
     /// A group is listed twice for one function.
     #[error("function `{function}`: group `{group}` is listed twice")]
     DuplicateGroup {
-        /// The function.
+        /// The function that lists the group.
         function: String,
-        /// The group.
+        /// The group listed more than once.
         group: String,
     },
     /// `implements` is not a dotted lowercase name.
     #[error("function `{function}`: `implements: \"{value}\"` {reason}")]
     InvalidSubsystemName {
-        /// The function.
+        /// The function whose `implements` it is.
         function: String,
-        /// The subsystem given.
+        /// The subsystem name as written.
         value: String,
-        /// Which rule it breaks.
+        /// The rule it breaks, as a phrase after the name.
         reason: String,
     },
     /// `file` is not a relative, normalised path to a `.wasm` file.
     #[error("function `{function}`: file `{value}` {reason}")]
     InvalidFilePath {
-        /// The function.
+        /// The function whose `file` it is.
         function: String,
-        /// The path given.
+        /// The path as written, or the default `<function>.wasm`.
         value: String,
-        /// Which rule it breaks.
+        /// The rule it breaks, as a phrase after the path.
         reason: String,
     },
     /// Two functions name the same file.
     #[error("functions `{first}` and `{second}` both use file `{file}`")]
     DuplicateFile {
-        /// The file.
+        /// The path both use.
         file: String,
-        /// The first function, by name order.
+        /// The first function, by name order, that uses it.
         first: String,
-        /// The second function.
+        /// A later function that uses it too.
         second: String,
     },
     /// More than one function implements the `init` hook.
     #[error("functions `{first}` and `{second}` both implement the `init` hook")]
     DuplicateInitHook {
-        /// The first function, by name order.
+        /// The first function, by name order, that implements `init`.
         first: String,
-        /// The second function.
+        /// A later function that implements it too.
         second: String,
     },
     /// A config key name breaks the key syntax.
     #[error("config key `{key}` {reason}")]
     InvalidConfigKey {
-        /// The key.
+        /// The key as written.
         key: String,
-        /// Which rule it breaks.
+        /// The rule it breaks, as a phrase after the key.
         reason: String,
     },
     /// A config default is not of the key's declared type.
     #[error("config key `{key}`: default {value} is not of type {ty}")]
     DefaultTypeMismatch {
-        /// The key.
+        /// The key whose default it is.
         key: String,
-        /// The declared type.
+        /// The key's declared type.
         ty: ConfigType,
-        /// The default given.
+        /// The default as written.
         value: ConfigValue,
     },
     /// A config key has a default and is also marked required.
     #[error("config key `{key}` has a default and is marked `required: true`")]
     RequiredWithDefault {
-        /// The key.
+        /// The key marked both ways.
         key: String,
     },
 }

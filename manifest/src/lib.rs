@@ -74,13 +74,15 @@
 #![deny(missing_docs)]
 
 pub mod archive;
+mod check;
 mod error;
+mod locate;
 mod model;
 mod parse;
 
 pub use archive::{ArchiveError, ArchiveLimits, Package, read_package, write_package};
-pub use error::{Location, ManifestError, Problem, ProblemKind};
+pub use error::{ManifestError, Problem, ProblemKind, TextPosition};
+pub use locate::locate_function_field;
 pub use model::{ConfigKey, Function, Manifest, ModuleName};
-pub use parse::locate_function_field;
 pub use semver::{Version, VersionReq};
 pub use wasmod_host_abi::{ConfigType, ConfigValue};

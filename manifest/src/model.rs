@@ -22,7 +22,7 @@ impl ModuleName {
         Ok(ModuleName(name.into()))
     }
 
-    /// The name as a string.
+    /// The whole name, `namespace/name`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -69,9 +69,9 @@ impl Serialize for ModuleName {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename = "Manifest")]
 pub struct Manifest {
-    /// The module's name.
+    /// The module's name, `namespace/name`.
     pub name: ModuleName,
-    /// The module's version.
+    /// The semver version of this release.
     pub version: Version,
     /// A one-paragraph description.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,7 +91,7 @@ pub struct Manifest {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename = "ConfigKey")]
 pub struct ConfigKey {
-    /// The value type.
+    /// The type the application's value, and the default, must have.
     #[serde(rename = "type")]
     pub ty: ConfigType,
     /// The value used when the application sets none. Always of type [`ty`](Self::ty).

@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod plan;
 mod solve;
 
 use std::collections::BTreeMap;
@@ -43,11 +44,12 @@ use wasmod_manifest::{Manifest, ModuleName};
 /// One available version of a module.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModuleSpec {
-    /// The module.
+    /// The module's name; the catalog groups versions by it.
     pub name: ModuleName,
-    /// This version.
+    /// The version this spec describes; a catalog holds each name and version once.
     pub version: Version,
-    /// What it depends on.
+    /// Its dependencies: each module name with the semver requirement this version makes
+    /// on it.
     pub dependencies: BTreeMap<ModuleName, VersionReq>,
 }
 
@@ -83,7 +85,7 @@ impl ModuleSpec {
 /// A requested module, optionally restricted to some versions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
-    /// The module.
+    /// The module wanted; resolution adds its dependencies.
     pub name: ModuleName,
     /// Acceptable versions; any if `None`.
     pub version: Option<VersionReq>,
@@ -188,12 +190,12 @@ impl Catalog {
         self.versions[i].iter().find(|e| e.version == *version).map(|e| &e.dependencies)
     }
 
-    /// Number of module versions.
+    /// Number of module versions, counting every version of every module.
     pub fn len(&self) -> usize {
         self.versions.iter().map(Vec::len).sum()
     }
 
-    /// Whether the catalog is empty.
+    /// Whether the catalog holds no module version at all.
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
@@ -213,9 +215,10 @@ impl Catalog {
 /// One module of a plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlannedModule {
-    /// The module.
+    /// The module's name; a plan holds each name once.
     pub name: ModuleName,
-    /// The version chosen.
+    /// The version chosen: the highest that satisfies every requirement made on the module
+    /// without leading to a conflict (see the [crate docs](crate)).
     pub version: Version,
     /// Its direct dependencies (all in the plan, before it).
     pub dependencies: Vec<ModuleName>,

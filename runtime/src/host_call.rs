@@ -8,8 +8,9 @@ use std::panic::AssertUnwindSafe;
 use wasmer::{Function, FunctionEnv, FunctionEnvMut, RuntimeError, Store, Value};
 use wasmod_host_abi::ValType;
 
-use crate::host::{CallEnv, HostContext, HostError, HostValue};
+use crate::call_env::CallEnv;
 use crate::vm::panic_text;
+use crate::{HostContext, HostError, HostValue};
 
 fn to_host(v: &Value) -> HostValue {
     match v {

@@ -38,24 +38,31 @@
 #![deny(missing_docs)]
 
 mod artifact;
+mod builder;
 mod call;
+mod call_env;
 mod error;
 mod function;
-mod host;
 mod host_call;
+mod host_context;
+mod host_group;
+mod instance;
 mod limits;
 mod live;
+mod load;
 mod resettable;
 mod runtime;
 mod vm;
 mod warm;
 
 pub use artifact::{ArtifactCache, DirCache, NoCache};
+pub use builder::{RuntimeBuilder, WARM_INSTANCES_ENV};
 pub use error::{CallError, ErrorKind, LoadError};
 pub use function::{ArtifactSource, LoadedFunction};
-pub use host::{CallerInfo, HostContext, HostError, HostGroup, HostValue, LogCharge};
+pub use host_context::{HostContext, LogCharge};
+pub use host_group::{CallerInfo, HostError, HostGroup, HostValue};
 pub use limits::{CallLimits, CallMetrics, CallOptions, CallOutcome};
 #[doc(hidden)]
 pub use live::LiveInstance;
-pub use runtime::{Runtime, RuntimeBuilder, WARM_INSTANCES_ENV};
+pub use runtime::Runtime;
 pub use vm::stack::MIN_HOST_STACK;

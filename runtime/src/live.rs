@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use wasmod_host_abi::abi::EntryResult;
 
-use crate::call::{Instantiated, PerCall, read_region};
+use crate::instance::{Instantiated, PerCall, read_region};
 use crate::vm::guest_memory::copy_in;
 use crate::{CallError, LoadedFunction, Runtime};
 
@@ -57,12 +57,12 @@ impl Runtime {
         let deadline = Instant::now() + Duration::from_secs(3600 * 24 * 365);
         let runtime = Box::new(self.clone());
         let function = Box::new(f.clone());
+        let call = PerCall { runtime: &runtime, function: &function, limits: &limits, data: None, depth: 0, deadline };
         // SAFETY: both live in boxes that `LiveInstance` drops after the store, and the
         // function's own engine (in the box) holds the shared module's code.
         // The shared module, never this thread's copy: a live instance may outlive this
         // thread's table of copies (it is not `Send`, but it can be kept past a thread's
         // last call, into its thread-local destructors).
-        let call = PerCall { runtime: &runtime, function: &function, limits: &limits, data: None, depth: 0, deadline };
         let inner = unsafe { runtime.instantiate(&function.module, call) }?;
         Ok(LiveInstance { inner, max_output: limits.max_output_bytes, _runtime: runtime, _function: function })
     }

@@ -28,7 +28,7 @@ use std::sync::{Arc, Weak};
 use wasmer::Engine;
 
 use crate::LoadedFunction;
-use crate::call::{Instantiated, PerCall};
+use crate::instance::{Instantiated, PerCall};
 use crate::vm::copies::{AddressHasher, CodeId};
 use crate::vm::globals::Globals;
 use crate::vm::image::Image;
@@ -70,9 +70,9 @@ impl Warm {
         stack_bytes: Option<usize>,
     ) -> Result<Box<Warm>, Box<Instantiated>> {
         let Some(created) = instance.created else { return Err(Box::new(instance)) };
-        // SAFETY: the memory lives as long as the instance's store, which outlives this
-        // use; no guest code runs.
         let (base, bytes, may_skip_scan) = {
+            // SAFETY: the memory lives as long as the instance's store, which outlives
+            // this use; no guest code runs.
             let memory = unsafe { crate::vm::pool::memory_at(created) };
             (memory.base(), memory.bytes(), memory.no_huge_pages())
         };
@@ -118,7 +118,7 @@ impl Warm {
     /// Starts a call in the instance: its environment becomes the call's.
     ///
     /// # Safety
-    /// As [`crate::host::CallEnv::begin`].
+    /// As [`crate::call_env::CallEnv::begin`].
     pub(crate) unsafe fn begin(&mut self, call: PerCall<'_>) {
         if let Some(env) = &self.instance.env {
             // SAFETY: the caller's contract.

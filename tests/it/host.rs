@@ -118,13 +118,13 @@ fn kv_data_belongs_to_the_module_name_until_purged() {
         other => panic!("expected a refusal, got {other:?}"),
     }
     let version = wasmod::Version::new(1, 0, 0);
-    host.uninstall(&base, &version, false).unwrap();
+    host.uninstall(&base, &version).unwrap();
     assert_eq!(host.kv_usage(&base).unwrap(), usage, "uninstalling keeps the data");
     install(&host, &["lifecycle-base"]);
     let active = host.activate(&[req("fixtures/base")], &AppConfig::new()).unwrap();
     assert_eq!(json_call(&active, "fixtures/base", "kv_read", r#""secret""#), serde_json::json!("s3cr3t"));
     drop(active);
-    host.uninstall(&base, &version, false).unwrap();
+    host.uninstall(&base, &version).unwrap();
     assert_eq!(host.purge_kv(&base).unwrap(), 2);
     assert_eq!(host.kv_usage(&base).unwrap(), wasmod::KvUsage { bytes: 0, keys: 0 });
 }
@@ -193,14 +193,14 @@ fn uninstall_refuses_a_version_others_need_unless_forced() {
     install(&host, &["lifecycle-base", "lifecycle-top"]);
     let base: wasmod::ModuleName = "fixtures/base".parse().unwrap();
     let v1 = wasmod::Version::new(1, 0, 0);
-    match host.uninstall(&base, &v1, false) {
+    match host.uninstall(&base, &v1) {
         Err(Error::InUse { dependents, .. }) => assert_eq!(dependents, ["fixtures/top@1.0.0 requires ^1"]),
         other => panic!("expected InUse, got {other:?}"),
     }
     assert_eq!(host.list().unwrap().installed.len(), 2);
-    host.uninstall(&base, &v1, true).unwrap();
+    host.uninstall_even_if_needed(&base, &v1).unwrap();
     assert_eq!(host.list().unwrap().installed.len(), 1);
-    assert!(matches!(host.uninstall(&base, &v1, false), Err(Error::NotInstalled { .. })));
+    assert!(matches!(host.uninstall(&base, &v1), Err(Error::NotInstalled { .. })));
     // Top can no longer be activated, and says why.
     match host.activate(&[req("fixtures/top")], &AppConfig::new()) {
         Err(Error::Resolve(wasmod::ResolveError::MissingModule { name, .. })) => {

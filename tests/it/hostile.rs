@@ -167,7 +167,7 @@ fn run_case(name: &str) {
             host.install(&archive).unwrap_or_else(|e| panic!("{name}: {e}"));
             let module = format!("hostile/{name}");
             let active = host.activate(&[Request::parse(&module, None).unwrap()], &AppConfig::new()).unwrap();
-            match active.call_with(&module, "run", b"some input", Some(case.limits)) {
+            match active.call_with(&module, "run", b"some input", case.limits) {
                 Err(Error::Call(e)) => check_error(&case, &e),
                 other => panic!("{name}: expected {}, got {other:?}", case.expect),
             }
@@ -470,50 +470,14 @@ fn module_call_chains_are_bounded_by_depth() {
     assert!(!message.contains("chain/c9@"), "{message}");
     // A deeper limit lets it finish.
     let limits = CallLimits { max_depth: 16, ..CallLimits::default() };
-    active.call_with("chain/c0", "run", b"", Some(limits)).unwrap();
+    active.call_with("chain/c0", "run", b"", limits).unwrap();
     // And a chain shares one fuel budget: the caller pays for its callees.
     let tight = CallLimits { max_depth: 16, fuel: 200, ..CallLimits::default() };
-    let err = active.call_with("chain/c0", "run", b"", Some(tight)).unwrap_err();
+    let err = active.call_with("chain/c0", "run", b"", tight).unwrap_err();
     assert!(err.to_string().contains("fuel"), "{err}");
 }
 
 // ---- fuzz regressions ---------------------------------------------------------------
-
-/// Replays every kept fuzz finding. Nothing to replay while fuzzing has found nothing
-/// (see docs/fuzzing.md); the bodies themselves are exercised by the next test.
-#[test]
-fn fuzz_findings_stay_fixed() {
-    let dir = root().join("tests/hostile/fuzz");
-    let Ok(targets) = std::fs::read_dir(&dir) else { return };
-    for target in targets {
-        let target = target.unwrap().path();
-        for input in std::fs::read_dir(&target).unwrap() {
-            let bytes = std::fs::read(input.unwrap().path()).unwrap();
-            let name = target.file_name().unwrap().to_string_lossy();
-            match name.as_ref() {
-                "manifest" => {
-                    wasmod_tests::fuzz::manifest(&bytes);
-                }
-                "archive" => {
-                    wasmod_tests::fuzz::archive(&bytes);
-                }
-                "validate" => {
-                    wasmod_tests::fuzz::validate(&bytes);
-                }
-                "call" => {
-                    wasmod_tests::fuzz::call(&bytes);
-                }
-                "host_survives" => {
-                    wasmod_tests::fuzz::host_survives(&bytes);
-                }
-                "warm_reset" => {
-                    wasmod_tests::fuzz::warm_reset(&bytes);
-                }
-                other => panic!("unknown fuzz target directory {other}"),
-            }
-        }
-    }
-}
 
 /// Deterministic pseudo-random inputs (proptest's seeded ChaCha), the same every run.
 fn seeded_inputs(seed: u8, count: usize, len: usize) -> Vec<Vec<u8>> {
@@ -798,12 +762,11 @@ fn a_callees_panic_reader_is_charged_to_the_chain() {
     active.call("hostile/reader-caller", "run", b"").unwrap();
     // With little, the reader takes what the chain has left.
     let fuel = 5_000;
-    let err =
-        match active.call_with("hostile/reader-caller", "run", b"", Some(CallLimits { fuel, ..CallLimits::default() }))
-        {
-            Err(Error::Call(e)) => e,
-            other => panic!("expected the chain to run out of fuel, got {other:?}"),
-        };
+    let err = match active.call_with("hostile/reader-caller", "run", b"", CallLimits { fuel, ..CallLimits::default() })
+    {
+        Err(Error::Call(e)) => e,
+        other => panic!("expected the chain to run out of fuel, got {other:?}"),
+    };
     assert!(matches!(err.kind, ErrorKind::FuelExhausted { .. }), "{err}");
     assert!(err.metrics.as_ref().unwrap().fuel_used <= fuel, "{:?}", err.metrics);
     still_serves();
@@ -901,14 +864,14 @@ fn a_chain_of_module_calls_shares_one_memory_limit() {
     let active = host.activate(&[Request::parse("hostile/holder", None).unwrap()], &AppConfig::new()).unwrap();
     for limit in [12, 20] {
         let limits = CallLimits { memory_pages: limit, ..CallLimits::default() };
-        let out = active.call_with("hostile/holder", "run", b"", Some(limits)).unwrap();
+        let out = active.call_with("hostile/holder", "run", b"", limits).unwrap();
         let pages = u32::from_le_bytes(out.output.try_into().unwrap());
         assert_eq!(pages, limit - 8, "the callee had {pages} pages under a limit of {limit} with 8 held above it");
     }
     // Alone, the callee gets the whole limit.
     let active = host.activate(&[Request::parse("hostile/grower", None).unwrap()], &AppConfig::new()).unwrap();
     let limits = CallLimits { memory_pages: 12, ..CallLimits::default() };
-    let out = active.call_with("hostile/grower", "run", b"", Some(limits)).unwrap();
+    let out = active.call_with("hostile/grower", "run", b"", limits).unwrap();
     assert_eq!(u32::from_le_bytes(out.output.try_into().unwrap()), 12);
     still_serves();
 }

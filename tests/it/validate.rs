@@ -95,7 +95,7 @@ fn invalid_wasm() {
     let report =
         validate(&run_package("test.pure", &[], b"\0asm\x01\0\0\0\x01garbage".to_vec()), &test_policy()).unwrap_err();
     assert_eq!(report.codes(), [Code::InvalidWasm]);
-    assert!(matches!(report.diagnostics[0].location, wasmod_validator::Location::Offset { .. }));
+    assert!(matches!(report.diagnostics[0].location, wasmod_validator::DiagnosticLocation::Offset { .. }));
 }
 
 #[test]
@@ -191,7 +191,10 @@ fn import_of_undeclared_group() {
     .unwrap_err();
     assert_eq!(report.codes(), [Code::ImportUndeclaredGroup]);
     let d = &report.diagnostics[0];
-    assert_eq!(d.location, wasmod_validator::Location::Import { module: "wasmod:kv@1".into(), name: "get".into() });
+    assert_eq!(
+        d.location,
+        wasmod_validator::DiagnosticLocation::Import { module: "wasmod:kv@1".into(), name: "get".into() }
+    );
     assert!(d.hint.contains("functions.run.groups"), "{}", d.hint);
     // The human rendering says which rule, where, and what to do.
     let text = report.render(false);

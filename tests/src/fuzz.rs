@@ -206,7 +206,7 @@ pub fn host_survives(data: &[u8]) -> Reached {
         .unwrap_or_else(|e| panic!("activating a generated chain failed: {e}\n{scenario:#?}"));
     let limits = scenario.limits();
     let started = std::time::Instant::now();
-    let result = active.call_with("fuzz/c0", "run", &scenario.input, Some(limits));
+    let result = active.call_with("fuzz/c0", "run", &scenario.input, limits);
     let wall = started.elapsed();
     assert!(
         wall <= limits.timeout + DEADLINE_SLACK,

@@ -67,15 +67,15 @@ pub enum Code {
     MemoryTooLarge,
     /// Maximum memory above the host's limit (growth will be capped).
     MemoryMaximumAboveLimit,
-    /// Table above the limit.
+    /// A table starts with more elements than the host allows.
     TableTooLarge,
-    /// Data segments above the limit.
+    /// The data segments of a file hold more bytes than the host allows.
     DataTooLarge,
-    /// More imports than allowed.
+    /// A file has more imports than the host allows.
     TooManyImports,
-    /// More defined functions than allowed.
+    /// A file defines more functions than the host allows.
     TooManyDefinedFunctions,
-    /// A start function (forbidden).
+    /// A file has a start function, which would run outside every per-call limit.
     StartFunction,
     /// A group is declared but never imported (least privilege).
     UnusedGroup,
@@ -85,7 +85,7 @@ pub enum Code {
 }
 
 impl Code {
-    /// The stable string form.
+    /// The kebab-case form tools and tests match on, e.g. `import-undeclared-group`.
     pub fn as_str(self) -> &'static str {
         match self {
             Code::Archive => "archive",
@@ -122,7 +122,8 @@ impl Code {
         }
     }
 
-    /// The severity this code always has.
+    /// The severity this code always has: a warning for `unused-group` and
+    /// `memory-maximum-above-limit`, an error for every other code.
     pub fn severity(self) -> Severity {
         match self {
             Code::UnusedGroup | Code::MemoryMaximumAboveLimit => Severity::Warning,
@@ -143,10 +144,12 @@ impl Serialize for Code {
     }
 }
 
-/// Where in the package a diagnostic points.
+/// Where in the package a diagnostic points: the package, a field of `module.ron`, or a
+/// place in a wasm file (the file itself is [`Diagnostic::file`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Location {
+// Serialized under its former name, so that no format that writes type names changes.
+#[serde(tag = "kind", rename_all = "kebab-case", rename = "Location")]
+pub enum DiagnosticLocation {
     /// The package as a whole.
     Package,
     /// A field of `module.ron`, with its position when known.
@@ -162,48 +165,49 @@ pub enum Location {
     },
     /// An import of a wasm file.
     Import {
-        /// The import module.
+        /// The module the import names, e.g. `wasmod:kv@1`.
         module: String,
-        /// The import name.
+        /// The function name within that module, e.g. `get`.
         name: String,
     },
     /// An export of a wasm file.
     Export {
-        /// The export name.
+        /// The exported name: an ABI export such as `wasmod_alloc`, or the entry point.
         name: String,
     },
     /// A byte offset in a wasm file.
     Offset {
-        /// The offset.
+        /// Bytes from the start of the file.
         offset: u64,
     },
     /// A section of a wasm file.
     Section {
-        /// The section.
+        /// The section's name in the wasm spec: `import`, `function`, `table`, `memory`,
+        /// `data` or `type`.
         section: &'static str,
     },
 }
 
-impl fmt::Display for Location {
+impl fmt::Display for DiagnosticLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Location::Package => f.write_str("the package"),
-            Location::Manifest { field, line: Some(l), column: Some(c) } => write!(f, "module.ron:{l}:{c} `{field}`"),
-            Location::Manifest { field, .. } => write!(f, "module.ron `{field}`"),
-            Location::Import { module, name } => write!(f, "import \"{module}\" \"{name}\""),
-            Location::Export { name } => write!(f, "export \"{name}\""),
-            Location::Offset { offset } => write!(f, "byte offset {offset:#x}"),
-            Location::Section { section } => write!(f, "{section} section"),
+            Self::Package => f.write_str("the package"),
+            Self::Manifest { field, line: Some(l), column: Some(c) } => write!(f, "module.ron:{l}:{c} `{field}`"),
+            Self::Manifest { field, .. } => write!(f, "module.ron `{field}`"),
+            Self::Import { module, name } => write!(f, "import \"{module}\" \"{name}\""),
+            Self::Export { name } => write!(f, "export \"{name}\""),
+            Self::Offset { offset } => write!(f, "byte offset {offset:#x}"),
+            Self::Section { section } => write!(f, "{section} section"),
         }
     }
 }
 
-/// One finding.
+/// One finding: which rule failed, where, and how to fix it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
-    /// The stable code.
+    /// The rule that failed.
     pub code: Code,
-    /// Error or warning.
+    /// Always [`code.severity()`](Code::severity); whether the finding rejects the package.
     pub severity: Severity,
     /// The wasm file, when the finding is about one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -211,16 +215,21 @@ pub struct Diagnostic {
     /// The module function, when the finding is about one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub function: Option<String>,
-    /// Where exactly.
-    pub location: Location,
-    /// What is wrong.
+    /// Where in the package, or in [`file`](Self::file), the finding points.
+    pub location: DiagnosticLocation,
+    /// What is wrong, naming the values involved.
     pub message: String,
-    /// What to do about it.
+    /// What the author (for `policy-invalid`, the embedder) can do about it.
     pub hint: String,
 }
 
 impl Diagnostic {
-    pub(crate) fn new(code: Code, location: Location, message: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        code: Code,
+        location: DiagnosticLocation,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             code,
             severity: code.severity(),
@@ -245,7 +254,7 @@ pub struct Report {
     /// `name@version` of the package, when the manifest could be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub module: Option<String>,
-    /// The findings.
+    /// The findings, in the report's order.
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -260,17 +269,17 @@ impl Report {
         });
     }
 
-    /// The errors.
+    /// The findings that reject the package.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
     }
 
-    /// The warnings.
+    /// The findings that do not reject the package.
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.severity == Severity::Warning)
     }
 
-    /// Whether there is no error.
+    /// Whether nothing rejects the package (there may be warnings).
     pub fn is_ok(&self) -> bool {
         self.errors().next().is_none()
     }

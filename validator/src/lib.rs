@@ -32,20 +32,21 @@
 
 mod diagnostic;
 mod features;
+mod files;
 mod signatures;
 mod wasm;
 
 use std::collections::BTreeMap;
 
-pub use diagnostic::{Code, Diagnostic, Location, Report, Severity};
+pub use diagnostic::{Code, Diagnostic, DiagnosticLocation, Report, Severity};
 pub use signatures::type_hashes;
-use wasmod_host_abi::HostPolicy;
-use wasmod_manifest::{ArchiveError, ArchiveLimits, Manifest, ManifestError, Package};
+use wasmod_host_abi::{HostPolicy, SubsystemDef};
+use wasmod_manifest::{ArchiveError, ArchiveLimits, Function, Manifest, ManifestError, Package};
 
 /// A group granted to a function: linked at run time, nothing else is.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Grant {
-    /// The group name.
+    /// The group's name, as module.ron declares it and `wasmod:<group>@<version>` imports it.
     pub group: String,
     /// The major version the host offers.
     pub version: u32,
@@ -61,12 +62,12 @@ pub struct ValidatedPackage {
 }
 
 impl ValidatedPackage {
-    /// The package.
+    /// The package as it was read: manifest, manifest source and files.
     pub fn package(&self) -> &Package {
         &self.package
     }
 
-    /// The manifest.
+    /// The package's manifest.
     pub fn manifest(&self) -> &Manifest {
         &self.package.manifest
     }
@@ -82,12 +83,12 @@ impl ValidatedPackage {
         self.grants.get(function).map_or(&[], Vec::as_slice)
     }
 
-    /// The wasm bytes of a function.
+    /// The wasm bytes of a function, by function name; `None` for an unknown function.
     pub fn function_bytes(&self, function: &str) -> Option<&[u8]> {
         self.package.function_bytes(function)
     }
 
-    /// Gives the package back.
+    /// Gives the package back, dropping the grants and the warnings.
     pub fn into_package(self) -> Package {
         self.package
     }
@@ -99,14 +100,15 @@ pub enum PolicyError {
     /// Not RON of the policy's shape.
     #[error("policy:{line}:{column}: {message}")]
     Syntax {
-        /// Line.
+        /// The 1-based line where the parser stopped.
         line: usize,
-        /// Column.
+        /// The 1-based column where the parser stopped.
         column: usize,
         /// What the parser expected.
         message: String,
     },
-    /// Parsed, but incoherent.
+    /// Parsed, but breaks the policy's own rules ([`HostPolicy::check`]); every problem,
+    /// one message each.
     #[error("the policy is incoherent:\n  {}", .0.join("\n  "))]
     Incoherent(Vec<String>),
 }
@@ -161,12 +163,14 @@ pub fn validate_archive(bytes: &[u8], policy: &HostPolicy, limits: &ArchiveLimit
     }
 }
 
+/// The report on an archive that could not be read: each problem of its manifest, or the
+/// archive rule it breaks.
 fn archive_report(e: ArchiveError) -> Report {
     let mut report = Report::default();
     match e {
         ArchiveError::Manifest(ManifestError::Syntax { at, message }) => report.push(Diagnostic::new(
             Code::ManifestSyntax,
-            Location::Manifest { field: String::new(), line: Some(at.line), column: Some(at.column) },
+            DiagnosticLocation::Manifest { field: String::new(), line: Some(at.line), column: Some(at.column) },
             message,
             "fix the RON syntax of module.ron (the crate docs of wasmod-manifest show every field)",
         )),
@@ -174,7 +178,7 @@ fn archive_report(e: ArchiveError) -> Report {
             for p in problems {
                 report.push(Diagnostic::new(
                     Code::ManifestInvalid,
-                    Location::Manifest {
+                    DiagnosticLocation::Manifest {
                         field: p.field.clone(),
                         line: p.at.map(|l| l.line),
                         column: p.at.map(|l| l.column),
@@ -186,85 +190,43 @@ fn archive_report(e: ArchiveError) -> Report {
         }
         other => {
             let hint = other.hint();
-            report.push(Diagnostic::new(Code::Archive, Location::Package, other.to_string(), hint));
+            report.push(Diagnostic::new(Code::Archive, DiagnosticLocation::Package, other.to_string(), hint));
         }
     }
     report
 }
 
-/// Below this many bytes of wasm a package's files are checked on the calling thread:
-/// starting threads would cost more than it saves.
-const PARALLEL_MIN_BYTES: usize = 64 << 10;
-
-/// Each function of the package with its file's bytes (a missing file checks as empty,
-/// which is refused as invalid wasm).
-fn function_files<'a>(package: &'a Package, policy: &'a HostPolicy) -> Vec<(wasm::FunctionContext<'a>, &'a [u8])> {
-    package
-        .manifest
-        .functions
-        .iter()
-        .map(|(name, function)| {
-            let subsystem = policy.subsystem(&function.implements);
-            let bytes = package.files.get(&function.file).map(Vec::as_slice).unwrap_or_default();
-            (wasm::FunctionContext { name, function, subsystem, policy }, bytes)
-        })
-        .collect()
-}
-
-/// Checks every function file on up to `threads` threads, the findings of each file in
-/// its own list, in file order. Files are independent and most of the work is
-/// wasmparser's per-operator validation, which this divides; the result does not depend
-/// on the thread count.
-fn check_files(files: &[(wasm::FunctionContext<'_>, &[u8])], threads: usize) -> Vec<Vec<Diagnostic>> {
-    let check = |(cx, bytes): &(wasm::FunctionContext<'_>, &[u8])| {
-        let mut report = Report::default();
-        wasm::check_file(cx, bytes, &mut report);
-        report.diagnostics
-    };
-    let threads = threads.min(files.len());
-    if threads < 2 {
-        return files.iter().map(check).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<(usize, Vec<Diagnostic>)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(file) = files.get(i) else { break done };
-                        done.push((i, check(file)));
-                    }
-                })
-            })
-            .collect();
-        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    });
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, d)| d).collect()
-}
-
 /// Validates a package that was already read. See the [crate docs](crate).
 pub fn validate_package(package: Package, policy: &HostPolicy) -> Result<ValidatedPackage, Report> {
-    let manifest = &package.manifest;
-    let mut report = Report { module: Some(manifest.id()), diagnostics: Vec::new() };
+    let mut report = Report { module: Some(package.manifest.id()), diagnostics: Vec::new() };
+    check_policy(policy, &mut report);
+    check_function_count(&package.manifest, policy, &mut report);
+    let grants = check_declarations(&package, policy, &mut report);
+    files::check_function_files(&package, policy, &mut report);
+    report.sort();
+    if report.is_ok() { Ok(ValidatedPackage { package, grants, report }) } else { Err(report) }
+}
+
+/// The policy's own coherence, engine identities of its signatures included: an
+/// incoherent policy rejects every package, and the report says it is the embedder's.
+fn check_policy(policy: &HostPolicy, report: &mut Report) {
     let mut incoherent = policy.check().err().unwrap_or_default();
     incoherent.extend(signatures::policy_collisions(policy));
-    if !incoherent.is_empty() {
-        for p in incoherent {
-            report.push(Diagnostic::new(
-                Code::PolicyInvalid,
-                Location::Package,
-                p,
-                "fix the host policy (this is the embedder's configuration, not the package)",
-            ));
-        }
+    for p in incoherent {
+        report.push(Diagnostic::new(
+            Code::PolicyInvalid,
+            DiagnosticLocation::Package,
+            p,
+            "fix the host policy (this is the embedder's configuration, not the package)",
+        ));
     }
+}
+
+fn check_function_count(manifest: &Manifest, policy: &HostPolicy, report: &mut Report) {
     if manifest.functions.len() as u64 > u64::from(policy.limits.max_functions) {
         report.push(Diagnostic::new(
             Code::TooManyFunctions,
-            Location::Manifest { field: "functions".into(), line: None, column: None },
+            DiagnosticLocation::Manifest { field: "functions".into(), line: None, column: None },
             format!(
                 "the package has {} functions, more than the host's limit of {}",
                 manifest.functions.len(),
@@ -273,24 +235,49 @@ pub fn validate_package(package: Package, policy: &HostPolicy) -> Result<Validat
             "split the module into several modules",
         ));
     }
+}
 
-    let field = |function: &str, f: &str| {
-        let at = wasmod_manifest::locate_function_field(&package.manifest_source, function, Some(f));
-        Location::Manifest {
-            field: format!("functions.{function}.{f}"),
+/// Checks what module.ron declares for each function against the policy (its subsystem,
+/// its groups); returns the groups granted to each function.
+fn check_declarations(package: &Package, policy: &HostPolicy, report: &mut Report) -> BTreeMap<String, Vec<Grant>> {
+    let mut check = DeclarationCheck { manifest_source: &package.manifest_source, policy, report };
+    let mut grants = BTreeMap::new();
+    for (name, function) in &package.manifest.functions {
+        let subsystem = check.subsystem(name, function);
+        grants.insert(name.clone(), check.groups(name, function, subsystem));
+    }
+    grants
+}
+
+/// The checks of the functions' declarations, and the report their findings go into.
+struct DeclarationCheck<'a> {
+    /// Where the findings' positions are looked up.
+    manifest_source: &'a str,
+    policy: &'a HostPolicy,
+    report: &'a mut Report,
+}
+
+impl<'a> DeclarationCheck<'a> {
+    /// Where `functions.<function>.<field>` is in module.ron.
+    fn field(&self, function: &str, field: &str) -> DiagnosticLocation {
+        let at = wasmod_manifest::locate_function_field(self.manifest_source, function, Some(field));
+        DiagnosticLocation::Manifest {
+            field: format!("functions.{function}.{field}"),
             line: at.map(|l| l.line),
             column: at.map(|l| l.column),
         }
-    };
-    let mut grants = BTreeMap::new();
-    for (name, function) in &manifest.functions {
-        let subsystem = policy.subsystem(&function.implements);
+    }
+
+    /// The subsystem the function implements; `None`, reported, when the host has no such
+    /// subsystem.
+    fn subsystem(&mut self, name: &str, function: &Function) -> Option<&'a SubsystemDef> {
+        let subsystem = self.policy.subsystem(&function.implements);
         if subsystem.is_none() {
-            let known: Vec<&str> = policy.subsystems.keys().map(String::as_str).collect();
-            report.push(
+            let known: Vec<&str> = self.policy.subsystems.keys().map(String::as_str).collect();
+            self.report.push(
                 Diagnostic::new(
                     Code::UnknownSubsystem,
-                    field(name, "implements"),
+                    self.field(name, "implements"),
                     format!("implements `{}`, which is not a subsystem of this host", function.implements),
                     format!(
                         "this host's subsystems: {}",
@@ -300,108 +287,44 @@ pub fn validate_package(package: Package, policy: &HostPolicy) -> Result<Validat
                 .in_function(name, &function.file),
             );
         }
+        subsystem
+    }
+
+    /// The function's declared groups that the host offers, as grants; reports each group
+    /// the host does not offer, or `subsystem` does not allow.
+    fn groups(&mut self, name: &str, function: &Function, subsystem: Option<&SubsystemDef>) -> Vec<Grant> {
         let mut granted = Vec::new();
         for group in &function.groups {
-            match policy.group(group) {
-                None => report.push(
+            let Some(g) = self.policy.group(group) else {
+                let offered = self.policy.groups().map(|g| g.name.as_ref()).collect::<Vec<_>>().join(", ");
+                self.report.push(
                     Diagnostic::new(
                         Code::UnknownGroup,
-                        field(name, "groups"),
+                        self.field(name, "groups"),
                         format!("declares group `{group}`, which this host does not offer"),
-                        format!(
-                            "this host offers: {}",
-                            policy.groups().map(|g| g.name.as_ref()).collect::<Vec<_>>().join(", ")
-                        ),
+                        format!("this host offers: {offered}"),
                     )
                     .in_function(name, &function.file),
-                ),
-                Some(g) => {
-                    if let Some(sub) = subsystem
-                        && !sub.groups.iter().any(|a| a == group)
-                    {
-                        report.push(
-                            Diagnostic::new(
-                                Code::GroupNotAllowed,
-                                field(name, "groups"),
-                                format!(
-                                    "declares group `{group}`, which the host does not allow for subsystem `{}`",
-                                    function.implements
-                                ),
-                                format!(
-                                    "remove it; subsystem `{}` may use only: {}",
-                                    function.implements,
-                                    if sub.groups.is_empty() { "no groups".into() } else { sub.groups.join(", ") }
-                                ),
-                            )
-                            .in_function(name, &function.file),
-                        );
-                    }
-                    granted.push(Grant { group: g.name.to_string(), version: g.version });
-                }
+                );
+                continue;
+            };
+            if let Some(sub) = subsystem
+                && !sub.groups.iter().any(|a| a == group)
+            {
+                let implements = &function.implements;
+                let allowed = if sub.groups.is_empty() { "no groups".into() } else { sub.groups.join(", ") };
+                self.report.push(
+                    Diagnostic::new(
+                        Code::GroupNotAllowed,
+                        self.field(name, "groups"),
+                        format!("declares group `{group}`, which the host does not allow for subsystem `{implements}`"),
+                        format!("remove it; subsystem `{implements}` may use only: {allowed}"),
+                    )
+                    .in_function(name, &function.file),
+                );
             }
+            granted.push(Grant { group: g.name.to_string(), version: g.version });
         }
-        grants.insert(name.clone(), granted);
-    }
-    let files = function_files(&package, policy);
-    let total: usize = files.iter().map(|(_, b)| b.len()).sum();
-    let threads =
-        if total < PARALLEL_MIN_BYTES { 1 } else { std::thread::available_parallelism().map_or(1, usize::from) };
-    for diagnostics in check_files(&files, threads) {
-        report.diagnostics.extend(diagnostics);
-    }
-
-    report.sort();
-    if report.is_ok() { Ok(ValidatedPackage { package, grants, report }) } else { Err(report) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// An ABI v1 file for function `name` carrying `padding` bytes of data, plus `imports`.
-    fn function_file(name: &str, imports: &str, padding: usize) -> Vec<u8> {
-        wat::parse_str(format!(
-            r#"(module {imports}
-                (memory (export "memory") 1)
-                (data (i32.const 0) "{}")
-                (func (export "__wasmod_abi_v1"))
-                (func (export "wasmod_alloc") (param i32) (result i32) i32.const 0)
-                (func (export "{name}") (param i32 i32) (result i64) i64.const 0))"#,
-            "x".repeat(padding)
-        ))
-        .expect("valid WAT")
-    }
-
-    #[test]
-    fn parallel_checks_find_what_sequential_checks_find_in_file_order() {
-        let names = ["a", "b", "c", "d", "e"];
-        let manifest = format!(
-            r#"(name: "t/par", version: "1.0.0", functions: {{ {} }})"#,
-            names.map(|n| format!(r#""{n}": (implements: "t.run", file: "{n}.wasm")"#)).join(", ")
-        );
-        let files = [
-            function_file("a", "", 30_000),
-            b"\0asm garbage".to_vec(),
-            function_file("c", r#"(import "wasmod:kv@1" "get" (func (param i32 i32) (result i64)))"#, 30_000),
-            function_file("d", "", 30_000),
-            Vec::new(),
-        ];
-        let files = names.iter().zip(files).map(|(n, b)| (format!("{n}.wasm"), b)).collect();
-        let package = Package::new(&manifest, files).expect("a valid manifest");
-        let policy = HostPolicy::development();
-        let contexts = function_files(&package, &policy);
-        assert!(
-            contexts.iter().map(|(_, b)| b.len()).sum::<usize>() >= PARALLEL_MIN_BYTES,
-            "a package that gets threads"
-        );
-
-        let parallel = check_files(&contexts, 3);
-        assert_eq!(parallel, check_files(&contexts, 1));
-        let codes = |i: usize| parallel[i].iter().map(|d| d.code).collect::<Vec<_>>();
-        assert!(codes(0).is_empty() && codes(3).is_empty(), "{parallel:?}");
-        assert!(codes(1).contains(&Code::InvalidWasm), "{:?}", codes(1));
-        assert!(codes(2).contains(&Code::ImportUndeclaredGroup), "{:?}", codes(2));
-        assert!(!codes(4).is_empty(), "an empty file is refused");
-        assert!(parallel[2].iter().all(|d| d.function.as_deref() == Some("c")));
+        granted
     }
 }

@@ -88,7 +88,7 @@ pub(crate) fn run(cli: &Cli, args: &CallArgs) -> Result<Called> {
     }
     let module_name = request[0].name.to_string();
     let activation = host.activate(&request, &app)?;
-    let outcome = activation.call_with(&module_name, &args.function, &input, Some(limits(args)))?;
+    let outcome = activation.call_with(&module_name, &args.function, &input, limits(args))?;
     Ok(Called { outcome, verbose: cli.verbose > 0 })
 }
 

@@ -22,6 +22,11 @@ impl Render for Uninstalled {
 
 pub(crate) fn run(cli: &Cli, args: &UninstallArgs) -> Result<Uninstalled> {
     let (name, version) = parse_id(&args.module)?;
-    open(cli)?.uninstall(&name, &version, args.force)?;
+    let host = open(cli)?;
+    if args.force {
+        host.uninstall_even_if_needed(&name, &version)?
+    } else {
+        host.uninstall(&name, &version)?
+    }
     Ok(Uninstalled { uninstalled: args.module.clone() })
 }

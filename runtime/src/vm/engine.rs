@@ -129,10 +129,11 @@ impl wasmer::sys::Tunables for PoolTunables {
         vm_definition_location: NonNull<VMMemoryDefinition>,
     ) -> Result<VMMemory, MemoryError> {
         match style {
-            // SAFETY: the location is the instance's memory definition, valid for the
-            // memory's lifetime (wasmer's contract for this method).
             MemoryStyle::Static if !ty.shared => {
-                Ok(VMMemory(crate::vm::pool::boxed(unsafe { PooledMemory::new(ty, vm_definition_location)? })))
+                // SAFETY: the location is the instance's memory definition, valid for the
+                // memory's lifetime (wasmer's contract for this method).
+                let memory = unsafe { PooledMemory::new(ty, vm_definition_location)? };
+                Ok(VMMemory(crate::vm::pool::boxed(memory)))
             }
             // SAFETY: as above.
             _ => unsafe { VMMemory::from_definition(ty, style, vm_definition_location) },

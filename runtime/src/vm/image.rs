@@ -203,7 +203,7 @@ impl Image {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vm::pool::{KEEP_RESIDENT_BYTES, WASM_PAGE, checkout, give_back};
+    use crate::vm::slot::{KEEP_RESIDENT_BYTES, WASM_PAGE, checkout, give_back};
 
     fn methods() -> Vec<Method> {
         let mut m = vec![Method::Mincore];

@@ -1,12 +1,13 @@
 //! The layer under the API: every primitive that reaches into wasmer's VM or the
 //! operating system, each with its safety contract. The API layer (the crate root,
-//! `call`, `host`) builds calls from these and holds no `unsafe` of its own beyond
+//! `call`, `instance`, the host-function modules) builds calls from these and holds no `unsafe` of its own beyond
 //! calling them.
 //!
 //! - `engine`: compiling, loading into engines of their own, per-thread engines, the
 //!   tunables that hand out pooled memories and bounded tables.
-//! - `pool`: linear memories in reused slots, zeroed before reuse (`touched` finds the
-//!   pages that may hold data); `pageout_tests` proves it for swapped-out pages.
+//! - `pool`: linear memories in reused slots, `slot`: the slots themselves, zeroed
+//!   before reuse (`touched` finds the pages that may hold data); `pageout_tests`
+//!   proves it for swapped-out pages.
 //! - `image`, `globals`: a memory's and an instance's state after instantiation, and
 //!   putting it back (warm instances).
 //! - `fuel`: the metering globals.
@@ -30,6 +31,7 @@ pub(crate) mod image;
 mod pageout_tests;
 pub(crate) mod pool;
 pub(crate) mod signatures;
+pub(crate) mod slot;
 pub(crate) mod stack;
 pub(crate) mod touched;
 pub(crate) mod watchdog;

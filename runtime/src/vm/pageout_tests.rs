@@ -19,7 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::vm::pool::{WASM_PAGE, checkout, give_back};
+use crate::vm::slot::{WASM_PAGE, checkout, give_back};
 use crate::vm::touched::Method;
 
 const CHILD_ENV: &str = "WASMOD_PAGEOUT_CGROUP";

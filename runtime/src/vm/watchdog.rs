@@ -212,6 +212,7 @@ mod tests {
         let mut late = Box::new(1_000_i64);
         // SAFETY: the boxes outlive the guards.
         let a = unsafe { Watch::register(Instant::now() + Duration::from_millis(20), &mut *early) };
+        // SAFETY: as above.
         let b = unsafe { Watch::register(Instant::now() + Duration::from_secs(60), &mut *late) };
         let started = Instant::now();
         // SAFETY: reading a value the watchdog writes atomically.

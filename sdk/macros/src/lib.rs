@@ -1,5 +1,6 @@
 //! Procedural macros of `wasmod-sdk`. Use them through the sdk (`#[wasmod_sdk::function]`);
 //! the expansion refers to `::wasmod_sdk`.
+#![deny(missing_docs)]
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;

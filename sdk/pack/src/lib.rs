@@ -11,6 +11,8 @@
 //! [`pack_build`] splits and writes the archive; [`pack_files`] writes an archive from
 //! per-function files built some other way (WAT, C, another language).
 
+#![deny(missing_docs)]
+
 use std::collections::BTreeMap;
 
 use walrus::{ExportItem, Module, ModuleConfig};
