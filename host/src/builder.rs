@@ -44,7 +44,7 @@ impl HostBuilder {
         self
     }
 
-    /// Replaces the whole policy (see [`load_policy`] to read one from RON).
+    /// Replaces the whole policy (see [`load_policy`](crate::load_policy) to read one from RON).
     pub fn policy(mut self, policy: HostPolicy) -> Self {
         self.policy = policy;
         self

@@ -108,7 +108,7 @@ impl Host {
     }
 
     /// What a module keeps in its `kv` namespace, against its quota
-    /// ([`KvLimits`] in the policy).
+    /// ([`KvLimits`](crate::KvLimits) in the policy).
     pub fn kv_usage(&self, module: &ModuleName) -> Result<KvUsage, Error> {
         let (bytes, keys) = self.kv()?.usage(module.as_str())?;
         Ok(KvUsage { bytes, keys })

@@ -92,7 +92,7 @@ impl fmt::Display for HostError {
 ///   the call with `ErrorKind::ReentrantHostCall` before it runs. So a host function is
 ///   never entered again from inside itself through the guest.
 /// - **Nesting is bounded.** A host function may start calls of its own
-///   ([`HostContext::call_module`], or a [`Runtime`] it holds); each runs one level
+///   ([`HostContext::call_module`], or a [`Runtime`](crate::Runtime) it holds); each runs one level
 ///   deeper on the host thread's stack, and one that would start with less than
 ///   [`crate::MIN_HOST_STACK`] left fails with `ErrorKind::HostStackLimit`.
 /// - **Bound your own work.** The guest is not interrupted while a host function runs.
