@@ -12,7 +12,7 @@ all of them. Production hosts pass their own policy (see examples/policy.ron).";
 #[derive(Parser, Debug)]
 #[command(name = "wasmod", version, about, after_help = DEFAULT_POLICY_HELP)]
 pub(crate) struct Cli {
-    /// The module store directory.
+    /// The module store directory (created if missing).
     #[arg(long, global = true, env = "WASMOD_STORE", default_value = ".wasmod")]
     pub(crate) store: PathBuf,
     /// The host policy (RON); see below for the default.
@@ -44,9 +44,10 @@ pub(crate) enum Command {
     Inspect(InspectArgs),
     /// Install packages into the store (validated and compiled first; atomic).
     Install(InstallArgs),
-    /// Remove an installed version.
+    /// Remove an installed version (refused while other installed modules need it,
+    /// unless --force).
     Uninstall(UninstallArgs),
-    /// List installed modules.
+    /// List the installed versions with their functions, and any damaged ones.
     List,
     /// Print the activation plan for modules, without running anything.
     Resolve(ResolveArgs),
@@ -59,7 +60,7 @@ pub(crate) enum Command {
 
 #[derive(Args, Debug)]
 pub(crate) struct PackArgs {
-    /// The manifest.
+    /// The module's manifest (RON) to pack.
     #[arg(long, default_value = "module.ron")]
     pub(crate) manifest: PathBuf,
     /// One `cdylib` build of the whole crate, to split per function.
@@ -76,7 +77,7 @@ pub(crate) struct PackArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct ValidateArgs {
-    /// The package archive.
+    /// The package archive (zip) to check.
     pub(crate) package: PathBuf,
 }
 
@@ -88,7 +89,7 @@ pub(crate) struct InspectArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct InstallArgs {
-    /// Package archives.
+    /// The package archives (zip), installed one by one; a failed one leaves the rest.
     #[arg(required = true)]
     pub(crate) packages: Vec<PathBuf>,
 }
@@ -111,9 +112,9 @@ pub(crate) struct ResolveArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct CallArgs {
-    /// The module.
+    /// The module to call: `name` or `name@requirement` (e.g. `acme/orders@^2`).
     pub(crate) module: String,
-    /// The function.
+    /// The function to call, as the module's manifest names it.
     pub(crate) function: String,
     /// Read the input from a file, or `-` for stdin.
     #[arg(long, conflicts_with = "data")]

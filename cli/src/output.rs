@@ -8,7 +8,7 @@ use serde::Serialize;
 
 /// A command's result, in both of its forms.
 pub(crate) trait Render: Serialize {
-    /// Writes the human form.
+    /// Writes the human form: results on stdout, diagnostics on stderr.
     fn text(&self) -> std::io::Result<()>;
 }
 
@@ -26,7 +26,7 @@ pub(crate) fn print_json(value: &impl Serialize) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Whether stderr takes colour.
+/// Whether stderr takes colour: it is a terminal and `NO_COLOR` is unset.
 pub(crate) fn color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }

@@ -7,8 +7,6 @@
 //! - [`groups`]: the standard host-function groups (`log`, `config`, `clock`, `random`,
 //!   `kv`, `modules`) with the exact wasm signature of every function, and the types an
 //!   embedder uses to declare its own groups;
-//! - [`policy`]: what a host allows: groups offered, subsystems and the groups each may
-//!   use, install-time limits;
 //! - [`names`]: the syntax of module, function, group, subsystem and config-key names;
 //! - [`config`]: config values and types;
 //! - [`features`]: the wasm proposals wasmod accepts (validator and runtime use the same set);
@@ -24,11 +22,9 @@ pub mod config;
 pub mod features;
 pub mod groups;
 pub mod names;
-pub mod policy;
 pub mod types;
 pub mod wire;
 
 pub use config::{ConfigType, ConfigValue};
 pub use groups::{GroupDef, HostFunctionDef};
-pub use policy::{HostPolicy, KvLimits, Limits, SubsystemDef};
 pub use types::{Signature, ValType};

@@ -5,9 +5,10 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use wasmod_host_abi::{GroupDef, HostFunctionDef, HostPolicy, abi::BYTES_CALL_SIGNATURE};
+use wasmod_host_abi::{GroupDef, HostFunctionDef, abi::BYTES_CALL_SIGNATURE};
 use wasmod_manifest::{ArchiveLimits, Package};
 use wasmod_runtime::{DirCache, Runtime};
+use wasmod_validator::HostPolicy;
 
 /// A runtime that can link every group `everything` imports (the groups are never called).
 fn runtime() -> Runtime {
@@ -21,8 +22,8 @@ fn runtime() -> Runtime {
             _: usize,
             _: &mut wasmod_runtime::HostContext<'_>,
             _: &[wasmod_runtime::HostValue],
-        ) -> Result<Option<wasmod_runtime::HostValue>, wasmod_runtime::HostError> {
-            Err(wasmod_runtime::HostError::Trap("not used in this benchmark".into()))
+        ) -> Result<Option<wasmod_runtime::HostValue>, wasmod_runtime::HostFunctionError> {
+            Err(wasmod_runtime::HostFunctionError::Trap("not used in this benchmark".into()))
         }
     }
     // One key for all, so that every runtime trusts the cache's artifacts.

@@ -141,7 +141,7 @@ impl DirCache {
         self.root.join(format!("{key}.artifact"))
     }
 
-    /// The directory.
+    /// The directory the artifacts are kept in, one `<key>.artifact` file each.
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use wasmer::{Module, RuntimeError};
 use wasmer_types::TrapCode;
 
-use crate::instance::{HostReport, Instantiated, PerCall};
+use crate::instance::{Failure, HostReport, Instantiated, PerCall};
 use crate::vm::panic_text;
 use crate::vm::pool;
 use crate::vm::watchdog::Watch;
@@ -165,8 +165,11 @@ impl Runtime {
                 return call_in(&mut fresh, running).0;
             }
             Taken::Empty(lease) => {
-                // SAFETY: as above; the function's own engine, which the warm instance
-                // keeps, holds the shared module's code.
+                // SAFETY: `self` and `f` are borrowed until this call ends, and the
+                // instance, which outlives it as the thread's warm instance, is reset
+                // (`end`: nothing of this call is left in its environment) or dropped
+                // before this function returns; the function's own engine, which the
+                // warm instance keeps, holds the shared module's code.
                 let made = unsafe { self.instantiate(&f.module, call) }?;
                 match crate::warm::Warm::new(made, f, self.inner.stack_bytes) {
                     Ok(warm) => (warm, lease),
@@ -235,7 +238,7 @@ fn call_in(inst: &mut Instantiated, call: Running<'_>) -> (Result<CallOutcome, C
 struct Stopped {
     /// The fuel ran out (or the watchdog zeroed it).
     exhausted: bool,
-    /// The watchdog fired.
+    /// The watchdog fired: the call's deadline passed while the guest ran.
     timed_out: bool,
     /// The guest's panic message, after an `unreachable` trap.
     panic: Option<String>,
@@ -263,21 +266,5 @@ fn classify_trap(error: &RuntimeError, stopped: Stopped, host: HostReport, limit
             Some(TrapCode::UnreachableCodeReached) | None => ErrorKind::Trap { message: error.message() },
             Some(code) => ErrorKind::Trap { message: code.to_string() },
         }
-    }
-}
-
-/// How the guest part of a call failed, before classification.
-pub(crate) enum Failure {
-    /// A trap (or an error from wasmer).
-    Wasm(RuntimeError),
-    /// The entry returned an error message.
-    GuestError(String),
-    /// The input or the output could not cross the boundary.
-    Boundary(ErrorKind),
-}
-
-impl From<RuntimeError> for Failure {
-    fn from(e: RuntimeError) -> Self {
-        Failure::Wasm(e)
     }
 }

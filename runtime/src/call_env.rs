@@ -37,7 +37,7 @@ pub(crate) struct CallEnv {
     pub in_callback: bool,
     /// Set when a host function was called during a callback: `group.function`.
     pub reentrant: Option<String>,
-    /// Bytes of log lines charged so far ([`HostContext::charge_log`]).
+    /// Bytes of log lines charged so far ([`crate::HostContext::charge_log`]).
     pub log_bytes: u64,
 }
 

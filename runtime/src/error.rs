@@ -10,7 +10,7 @@ use wasmod_manifest::ModuleName;
 use crate::vm::stack;
 use crate::{CallMetrics, CallerInfo, LoadedFunction};
 
-/// Why a call failed.
+/// Why a call failed: the `kind` of a [`CallError`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ErrorKind {
     /// The function returned an error (its message).
@@ -19,16 +19,16 @@ pub enum ErrorKind {
         /// The guest's message.
         message: String,
     },
-    /// The guest panicked.
+    /// The guest trapped on `unreachable` and its panic-message export then gave a message.
     #[error("panicked: {message}")]
     GuestPanic {
         /// The panic message and location.
         message: String,
     },
-    /// Out of fuel.
+    /// Used up its fuel (`CallLimits::fuel`) before returning.
     #[error("ran out of fuel ({fuel} units)")]
     FuelExhausted {
-        /// The fuel it had.
+        /// The call's fuel limit, in metering units (one per wasm operator).
         fuel: u64,
     },
     /// Past the wall-clock deadline.
@@ -40,31 +40,32 @@ pub enum ErrorKind {
     /// Needed more memory than the limit.
     #[error("hit the memory limit of {limit_pages} pages")]
     MemoryLimit {
-        /// The limit.
+        /// The call's memory limit, in 64 KiB wasm pages (`CallLimits::memory_pages`).
         limit_pages: u32,
     },
-    /// Recursed too deep.
+    /// Overflowed the wasm stack (`RuntimeBuilder::stack_bytes`), as deep recursion does.
     #[error("overflowed its stack")]
     StackOverflow,
     /// Any other trap (`unreachable`, division by zero, out-of-bounds access, ...).
     #[error("trapped: {message}")]
     Trap {
-        /// What wasmer reported.
+        /// wasmer's message for the trap, or the name of its trap code.
         message: String,
     },
     /// The guest returned, or passed to a host function, a pointer and length outside
     /// its memory.
     #[error("passed a bad pointer: {reason}")]
     BadPointer {
-        /// Which.
+        /// What was wrong, as text: the range passed or returned and the memory size (and
+        /// the host function it went to), or what `wasmod_alloc` returned for the input.
         reason: String,
     },
     /// The output is larger than the call's limit.
     #[error("returned {len} bytes, more than the limit of {limit}")]
     OutputTooLarge {
-        /// Its size.
+        /// The length of the output the guest returned, in bytes.
         len: u64,
-        /// The limit.
+        /// The call's output limit, in bytes (`CallLimits::max_output_bytes`).
         limit: u64,
     },
     /// A host function aborted the call.
@@ -72,13 +73,14 @@ pub enum ErrorKind {
     HostTrap {
         /// The host function, `group.function`.
         function: String,
-        /// Why.
+        /// The host function's `HostFunctionError::Trap` message, or the runtime's account
+        /// of its panic, its ill-typed result, or a status its signature cannot return.
         message: String,
     },
     /// Module calls nested deeper than allowed.
     #[error("was not run: module calls nest deeper than {limit}")]
     DepthLimit {
-        /// The limit.
+        /// The call's nesting limit (`CallLimits::max_depth`).
         limit: u32,
     },
     /// The thread running the call had too little of its own stack left to start it
@@ -88,7 +90,7 @@ pub enum ErrorKind {
         stack::MIN_HOST_STACK
     )]
     HostStackLimit {
-        /// What was left.
+        /// Bytes left on the host thread's stack when the call was refused.
         remaining_bytes: usize,
     },
     /// The guest called a host function while the host was running guest code on its
@@ -103,7 +105,7 @@ pub enum ErrorKind {
     /// runtime stays usable.
     #[error("was abandoned after an internal error ({message}); the runtime is still usable")]
     Internal {
-        /// What went wrong.
+        /// The engine's panic message, as `the engine panicked: ...`.
         message: String,
     },
     /// The instance could not be created (an import not granted, memory above the limit).
@@ -118,7 +120,7 @@ pub enum ErrorKind {
 #[derive(Clone, Debug)]
 pub struct CallError {
     caller: Arc<CallerInfo>,
-    /// What happened.
+    /// Why the call failed.
     pub kind: ErrorKind,
     /// Measurements, when the guest ran at all.
     pub metrics: Option<CallMetrics>,
@@ -129,17 +131,17 @@ impl CallError {
         CallError { caller: f.info.clone(), kind, metrics }
     }
 
-    /// The module.
+    /// The name of the called function's module.
     pub fn module(&self) -> &ModuleName {
         &self.caller.module
     }
 
-    /// Its version.
+    /// The version of that module (from its manifest).
     pub fn version(&self) -> &Version {
         &self.caller.version
     }
 
-    /// The function.
+    /// The name of the function called, as the module's manifest declares it.
     pub fn function(&self) -> &str {
         &self.caller.function
     }
@@ -168,17 +170,17 @@ pub enum LoadError {
     /// The package has no such function.
     #[error("{module} has no function `{function}`")]
     NoSuchFunction {
-        /// The module.
+        /// The package's module name (without its version).
         module: String,
-        /// The function.
+        /// The function name asked for.
         function: String,
     },
-    /// Cranelift failed.
+    /// Compiling the function's wasm with Cranelift (or serializing the result) failed.
     #[error("{module} function `{function}` does not compile: {reason}")]
     Compile {
-        /// The module.
+        /// The package's module name (without its version).
         module: String,
-        /// The function.
+        /// The function's name in the manifest.
         function: String,
         /// The compiler's message.
         reason: String,
@@ -186,9 +188,9 @@ pub enum LoadError {
     /// A freshly compiled artifact failed to load (a runtime bug).
     #[error("{module} function `{function}` does not load: {reason}")]
     Load {
-        /// The module.
+        /// The package's module name (without its version).
         module: String,
-        /// The function.
+        /// The function's name in the manifest.
         function: String,
         /// wasmer's message.
         reason: String,
@@ -202,9 +204,9 @@ pub enum LoadError {
          tell apart from {owner}, the type of another of this runtime's host functions; it is not loaded"
     )]
     SignatureCollision {
-        /// The module.
+        /// The package's module name (without its version).
         module: String,
-        /// The function.
+        /// The function's name in the manifest.
         function: String,
         /// The type of the file.
         signature: String,
@@ -217,23 +219,23 @@ pub enum LoadError {
         "{module} function `{function}` could not be loaded after an internal error ({reason}); the runtime is still usable"
     )]
     Internal {
-        /// The module.
+        /// The package's module name (without its version).
         module: String,
-        /// The function.
+        /// The function's name in the manifest.
         function: String,
-        /// What went wrong.
+        /// What panicked and its message, as `the compiler panicked: ...`.
         reason: String,
     },
     /// A group granted to the function has no implementation in this runtime.
     #[error("{module} function `{function}` is granted `{group}@{version}`, which this runtime does not implement")]
     MissingGroup {
-        /// The module.
+        /// The package's module name (without its version).
         module: String,
-        /// The function.
+        /// The function's name in the manifest.
         function: String,
-        /// The group.
+        /// The granted group's name, e.g. `kv`.
         group: String,
-        /// Its version.
+        /// The granted group's version, the `1` of `kv@1`.
         version: u32,
     },
 }

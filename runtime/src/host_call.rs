@@ -10,7 +10,7 @@ use wasmod_host_abi::ValType;
 
 use crate::call_env::CallEnv;
 use crate::vm::panic_text;
-use crate::{HostContext, HostError, HostValue};
+use crate::{HostContext, HostFunctionError, HostValue};
 
 fn to_host(v: &Value) -> HostValue {
     match v {
@@ -149,19 +149,19 @@ fn dispatch(
             (Some(v), Some(t)) if results.len() == 1 && matches_type(v, *t) => Ok(Some(v)),
             (v, _) => fail(env, format!("host function returned {v:?}, which does not match {}", function.signature)),
         },
-        Ok(Err(HostError::Status(code))) => match results.first() {
+        Ok(Err(HostFunctionError::Status(code))) => match results.first() {
             Some(ValType::I32) => Ok(Some(HostValue::I32(code))),
             Some(ValType::I64) => Ok(Some(HostValue::I64(i64::from(code)))),
             _ => fail(env, format!("host function failed with status {code}")),
         },
-        Ok(Err(HostError::Trap(message))) => fail(env, message),
-        Ok(Err(e @ HostError::BadPointer { .. })) => {
+        Ok(Err(HostFunctionError::Trap(message))) => fail(env, message),
+        Ok(Err(e @ HostFunctionError::BadPointer { .. })) => {
             let message = format!("in {}.{}: {e}", def.name, function.name);
             env.data_mut().guest_fault = Some(message.clone());
             Err(RuntimeError::new(message))
         }
-        Ok(Err(HostError::Guest(e))) => Err(e),
-        Ok(Err(HostError::DeadlineExceeded)) => {
+        Ok(Err(HostFunctionError::Guest(e))) => Err(e),
+        Ok(Err(HostFunctionError::DeadlineExceeded)) => {
             env.data_mut().deadline_passed = true;
             Err(RuntimeError::new(format!("the deadline passed inside host function {}.{}", def.name, function.name)))
         }

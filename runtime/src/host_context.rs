@@ -12,7 +12,7 @@ use wasmod_host_abi::abi::Region;
 use wasmod_host_abi::{GroupDef, HostFunctionDef};
 
 use crate::call_env::CallEnv;
-use crate::{CallError, CallLimits, CallerInfo, HostError, LoadedFunction};
+use crate::{CallError, CallLimits, CallerInfo, HostFunctionError, LoadedFunction};
 
 /// The answer of [`HostContext::charge_log`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +44,7 @@ impl fmt::Debug for HostContext<'_> {
 }
 
 impl HostContext<'_> {
-    /// The calling module function.
+    /// The module function whose call runs this host function, with its version and grants.
     pub fn caller(&self) -> &CallerInfo {
         // SAFETY: a host function runs during a call, which keeps its function alive.
         unsafe { self.env.data().function.get() }.info()
@@ -55,7 +55,7 @@ impl HostContext<'_> {
         self.function
     }
 
-    /// The group being run.
+    /// The definition of the group the running host function belongs to.
     pub fn group(&self) -> &GroupDef {
         self.group
     }
@@ -70,7 +70,7 @@ impl HostContext<'_> {
         self.env.data().data.clone().and_then(|d| d.downcast().ok())
     }
 
-    /// The call's limits.
+    /// The limits the call started under (a module call's are what its callers left it).
     pub fn limits(&self) -> &CallLimits {
         &self.env.data().limits
     }
@@ -104,25 +104,26 @@ impl HostContext<'_> {
         self.env.data().memory.as_ref().expect("memory is set before the guest runs")
     }
 
-    fn bad_pointer(&self, ptr: i32, len: usize) -> HostError {
+    fn bad_pointer(&self, ptr: i32, len: usize) -> HostFunctionError {
         let memory_bytes = self.memory().view(&self.env).data_size();
-        HostError::BadPointer { ptr: ptr as u32, len: u32::try_from(len).unwrap_or(u32::MAX), memory_bytes }
+        HostFunctionError::BadPointer { ptr: ptr as u32, len: u32::try_from(len).unwrap_or(u32::MAX), memory_bytes }
     }
 
     /// Copies `len` bytes at `ptr` out of guest memory.
-    pub fn read(&self, ptr: i32, len: i32) -> Result<Vec<u8>, HostError> {
+    pub fn read(&self, ptr: i32, len: i32) -> Result<Vec<u8>, HostFunctionError> {
         let len = len as u32 as usize;
         crate::vm::guest_memory::copy_out(&self.memory().view(&self.env), u64::from(ptr as u32), len)
             .ok_or_else(|| self.bad_pointer(ptr, len))
     }
 
     /// Reads a UTF-8 string; invalid UTF-8 is `Status(INVALID)`.
-    pub fn read_str(&self, ptr: i32, len: i32) -> Result<String, HostError> {
-        String::from_utf8(self.read(ptr, len)?).map_err(|_| HostError::Status(wasmod_host_abi::abi::status::INVALID))
+    pub fn read_str(&self, ptr: i32, len: i32) -> Result<String, HostFunctionError> {
+        String::from_utf8(self.read(ptr, len)?)
+            .map_err(|_| HostFunctionError::Status(wasmod_host_abi::abi::status::INVALID))
     }
 
     /// Copies bytes into guest memory at `ptr`.
-    pub fn write(&self, ptr: i32, bytes: &[u8]) -> Result<(), HostError> {
+    pub fn write(&self, ptr: i32, bytes: &[u8]) -> Result<(), HostFunctionError> {
         if crate::vm::guest_memory::copy_in(&self.memory().view(&self.env), u64::from(ptr as u32), bytes) {
             Ok(())
         } else {
@@ -132,11 +133,12 @@ impl HostContext<'_> {
 
     /// Hands bytes to the guest: allocates them with the guest's `wasmod_alloc`, copies
     /// them, and returns the packed region to return from the host function.
-    pub fn return_bytes(&mut self, bytes: &[u8]) -> Result<i64, HostError> {
+    pub fn return_bytes(&mut self, bytes: &[u8]) -> Result<i64, HostFunctionError> {
         if bytes.is_empty() {
             return Ok(Region::default().pack());
         }
-        let len = i32::try_from(bytes.len()).map_err(|_| HostError::Status(wasmod_host_abi::abi::status::LIMIT))?;
+        let len =
+            i32::try_from(bytes.len()).map_err(|_| HostFunctionError::Status(wasmod_host_abi::abi::status::LIMIT))?;
         let alloc = self.env.data().alloc.clone().expect("alloc is set before the guest runs");
         // A callback: host imports are disabled until it returns (ABI v1).
         self.env.data_mut().in_callback = true;
@@ -145,9 +147,11 @@ impl HostContext<'_> {
             alloc.call(&mut store, len)
         };
         self.env.data_mut().in_callback = false;
-        let ptr = ptr.map_err(HostError::Guest)?;
+        let ptr = ptr.map_err(HostFunctionError::Guest)?;
         if ptr == 0 {
-            return Err(HostError::Trap(format!("the guest could not allocate {len} bytes (wasmod_alloc returned 0)")));
+            return Err(HostFunctionError::Trap(format!(
+                "the guest could not allocate {len} bytes (wasmod_alloc returned 0)"
+            )));
         }
         self.write(ptr, bytes)?;
         Ok(Region { ptr: ptr as u32, len: len as u32 }.pack())

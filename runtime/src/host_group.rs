@@ -1,4 +1,4 @@
-//! Host groups: how `host/` (the standard groups) and embedders (their own groups)
+//! Host groups: how `wasmod/` (the standard groups) and embedders (their own groups)
 //! implement host functions ([`HostGroup`]), the values and errors that cross into and
 //! out of them, and who is calling ([`CallerInfo`]). What a host function sees of the
 //! call is `host_context.rs`.
@@ -41,7 +41,7 @@ impl HostValue {
 
 /// What a host function may fail with.
 #[derive(Debug)]
-pub enum HostError {
+pub enum HostFunctionError {
     /// A status code returned to the guest (as a negative `i32`/`i64`, see
     /// `wasmod_host_abi::abi::status`); the call goes on.
     Status(i32),
@@ -50,9 +50,9 @@ pub enum HostError {
     Trap(String),
     /// The guest passed a pointer and length outside its memory: a guest error.
     BadPointer {
-        /// Pointer.
+        /// The start of the range, an offset into the guest's linear memory.
         ptr: u32,
-        /// Length.
+        /// The length of the range, in bytes.
         len: u32,
         /// The guest memory size at that time.
         memory_bytes: u64,
@@ -65,18 +65,18 @@ pub enum HostError {
     DeadlineExceeded,
 }
 
-impl fmt::Display for HostError {
+impl fmt::Display for HostFunctionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HostError::Status(code) => {
+            HostFunctionError::Status(code) => {
                 write!(f, "status {code} ({})", wasmod_host_abi::abi::status::describe(i64::from(*code)))
             }
-            HostError::Trap(m) => f.write_str(m),
-            HostError::BadPointer { ptr, len, memory_bytes } => {
+            HostFunctionError::Trap(m) => f.write_str(m),
+            HostFunctionError::BadPointer { ptr, len, memory_bytes } => {
                 write!(f, "the guest passed the range {ptr:#x}+{len} but its memory is {memory_bytes} bytes")
             }
-            HostError::Guest(e) => write!(f, "the guest trapped in a callback: {}", e.message()),
-            HostError::DeadlineExceeded => f.write_str("the call's deadline passed inside the host function"),
+            HostFunctionError::Guest(e) => write!(f, "the guest trapped in a callback: {}", e.message()),
+            HostFunctionError::DeadlineExceeded => f.write_str("the call's deadline passed inside the host function"),
         }
     }
 }
@@ -97,7 +97,7 @@ impl fmt::Display for HostError {
 ///   [`crate::MIN_HOST_STACK`] left fails with `ErrorKind::HostStackLimit`.
 /// - **Bound your own work.** The guest is not interrupted while a host function runs.
 ///   Finish within [`HostContext::remaining_time`]: wait for nothing longer, and return
-///   [`HostError::DeadlineExceeded`] when time runs out. Bound the memory you allocate
+///   [`HostFunctionError::DeadlineExceeded`] when time runs out. Bound the memory you allocate
 ///   on the guest's behalf (the guest chooses the lengths it passes).
 /// - **Panics are contained.** A panic in `call` becomes `ErrorKind::HostTrap`, one in
 ///   `def` `ErrorKind::Internal`; either way the runtime stays usable.
@@ -113,17 +113,17 @@ pub trait HostGroup: Send + Sync + 'static {
         function: usize,
         cx: &mut HostContext<'_>,
         args: &[HostValue],
-    ) -> Result<Option<HostValue>, HostError>;
+    ) -> Result<Option<HostValue>, HostFunctionError>;
 }
 
 /// Who is calling a host function.
 #[derive(Debug, Clone)]
 pub struct CallerInfo {
-    /// The module.
+    /// The name of the calling function's module, from its manifest.
     pub module: ModuleName,
-    /// Its version.
+    /// That module's version, from its manifest.
     pub version: Version,
-    /// The module function running.
+    /// The name of the module function running, as its manifest declares it.
     pub function: String,
     /// The groups it was granted.
     pub grants: Arc<[Grant]>,

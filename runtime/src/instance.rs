@@ -8,10 +8,9 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::Instant;
 
-use wasmer::{Extern, FunctionEnv, Instance, Module, Store, TypedFunction};
+use wasmer::{Extern, FunctionEnv, Instance, Module, RuntimeError, Store, TypedFunction};
 use wasmod_host_abi::abi::{ALLOC_EXPORT, EntryResult, MEMORY_EXPORT, PANIC_MESSAGE_EXPORT, Region};
 
-use crate::call::Failure;
 use crate::call_env::CallEnv;
 use crate::host_call::host_function;
 use crate::vm::fuel::Fuel;
@@ -238,4 +237,20 @@ pub(crate) fn read_region(
             view.data_size()
         ),
     })
+}
+
+/// How the guest part of a call failed, before classification.
+pub(crate) enum Failure {
+    /// A trap (or an error from wasmer).
+    Wasm(RuntimeError),
+    /// The entry returned an error message.
+    GuestError(String),
+    /// The input or the output could not cross the boundary.
+    Boundary(ErrorKind),
+}
+
+impl From<RuntimeError> for Failure {
+    fn from(e: RuntimeError) -> Self {
+        Failure::Wasm(e)
+    }
 }

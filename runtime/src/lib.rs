@@ -60,7 +60,7 @@ pub use builder::{RuntimeBuilder, WARM_INSTANCES_ENV};
 pub use error::{CallError, ErrorKind, LoadError};
 pub use function::{ArtifactSource, LoadedFunction};
 pub use host_context::{HostContext, LogCharge};
-pub use host_group::{CallerInfo, HostError, HostGroup, HostValue};
+pub use host_group::{CallerInfo, HostFunctionError, HostGroup, HostValue};
 pub use limits::{CallLimits, CallMetrics, CallOptions, CallOutcome};
 #[doc(hidden)]
 pub use live::LiveInstance;

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Limits of one call.
+/// What one call may use; a call that names none gets `Runtime::default_limits`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CallLimits {
     /// Instructions (metering units; one per wasm operator).
@@ -43,12 +43,12 @@ impl Default for CallLimits {
     }
 }
 
-/// What a call measured.
+/// What a call measured, in its `CallOutcome`, or its `CallError` when the guest ran.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallMetrics {
     /// Wall-clock time, instantiation included.
     pub wall: Duration,
-    /// Fuel consumed.
+    /// Fuel consumed, in metering units (one per wasm operator, as `CallLimits::fuel`).
     pub fuel_used: u64,
     /// Linear-memory pages at the end (the peak: memories only grow).
     pub memory_pages: u32,
@@ -56,16 +56,16 @@ pub struct CallMetrics {
     pub log_bytes: u64,
 }
 
-/// A successful call.
+/// What a call returns when the function succeeds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallOutcome {
     /// The function's output bytes.
     pub output: Vec<u8>,
-    /// Measurements.
+    /// Time, fuel, memory and log bytes the call used.
     pub metrics: CallMetrics,
 }
 
-/// Options of one call.
+/// Options of one call, for `Runtime::call_with`; the default uses the runtime's limits.
 #[derive(Clone, Default)]
 pub struct CallOptions {
     /// Limits; the runtime's defaults when `None`.

@@ -156,7 +156,9 @@ impl Runtime {
             match artifact::open(&self.inner.artifact_key, &bytes, &self.inner.identity, &target.input_hash) {
                 // The envelope proves the payload is the artifact this engine compiled
                 // from exactly these wasm bytes, unaltered.
-                Ok(payload) => match self.deserialize(payload) {
+                // SAFETY: the payload opened under this runtime's key, identity and the
+                // hash of this function's wasm and entry point.
+                Ok(payload) => match unsafe { self.deserialize(payload) } {
                     Ok(module) => return Ok((module, ArtifactSource::Cache)),
                     Err(reason) => source = ArtifactSource::CompiledReplacing { reason },
                 },
@@ -170,16 +172,21 @@ impl Runtime {
         }
         let payload = artifact::open(&self.inner.artifact_key, &sealed, &self.inner.identity, &target.input_hash)
             .map_err(|e| target.load_error(format!("{e:?}")))?;
-        // Compiled just now by this engine's configuration.
-        let module = self.deserialize(payload).map_err(|reason| target.load_error(reason))?;
+        // SAFETY: as above: compiled just now by this engine's configuration, and opened
+        // under the same key, identity and hash.
+        let module = unsafe { self.deserialize(payload) }.map_err(|reason| target.load_error(reason))?;
         Ok((module, source))
     }
 
     /// Deserializes a verified payload into a module with an engine of its own.
-    fn deserialize(&self, payload: &[u8]) -> Result<engine::OwnedModule, String> {
-        // SAFETY: callers pass a payload whose envelope was verified against this
-        // engine's identity and these wasm bytes. A panic can poison only the
-        // module's own engine, which goes with it.
+    ///
+    /// # Safety
+    /// `payload` must be what `artifact::open` returned for an envelope under this
+    /// runtime's artifact key, engine identity and the input hash of the function being
+    /// loaded: wasmer's deserialization trusts its input to be code it compiled.
+    unsafe fn deserialize(&self, payload: &[u8]) -> Result<engine::OwnedModule, String> {
+        // SAFETY: the caller's contract. A panic can poison only the module's own
+        // engine, which goes with it.
         std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { engine::load(payload, self.inner.stack_bytes) }))
             .unwrap_or_else(|panic| {
                 Err(format!("the engine panicked while loading: {}", vm::panic_text(panic.as_ref())))

@@ -51,7 +51,7 @@ impl fmt::Debug for Runtime {
 }
 
 impl Runtime {
-    /// A builder.
+    /// A builder with no host groups and `CallLimits::default()`; see [`RuntimeBuilder`].
     pub fn builder() -> RuntimeBuilder {
         RuntimeBuilder::default()
     }
@@ -104,7 +104,7 @@ impl Runtime {
         Some((warm, warm::digest_of_fresh(&mut fresh.ok()?)))
     }
 
-    /// The default call limits.
+    /// The limits of calls that name none (`RuntimeBuilder::limits`, else `CallLimits::default()`).
     pub fn default_limits(&self) -> &CallLimits {
         &self.inner.limits
     }
@@ -132,7 +132,7 @@ impl Runtime {
 mod tests {
     use super::*;
     use crate::vm::copies;
-    use crate::{ErrorKind, HostContext, HostError, HostValue, LoadError, NoCache};
+    use crate::{ErrorKind, HostContext, HostFunctionError, HostValue, LoadError, NoCache};
 
     /// A validated package whose function `run` imports `kv.get` and has body `run`.
     fn kv_package(run: &str) -> wasmod_validator::ValidatedPackage {
@@ -148,7 +148,7 @@ mod tests {
             r#"(name: "t/kv", version: "1.0.0", functions: { "run": (implements: "t.run", groups: ["kv"]) })"#;
         let files = [("run.wasm".to_string(), wat::parse_str(wat).unwrap())].into_iter().collect();
         let package = wasmod_manifest::Package::new(manifest, files).unwrap();
-        let policy = wasmod_host_abi::HostPolicy::new().with_subsystem("t.run", &["kv"], "");
+        let policy = wasmod_validator::HostPolicy::new().with_subsystem("t.run", &["kv"], "");
         wasmod_validator::validate_package(package, &policy).unwrap()
     }
 
@@ -162,8 +162,13 @@ mod tests {
             static KV: wasmod_host_abi::GroupDef = wasmod_host_abi::groups::KV;
             &KV
         }
-        fn call(&self, _: usize, _: &mut HostContext<'_>, _: &[HostValue]) -> Result<Option<HostValue>, HostError> {
-            Err(HostError::Status(wasmod_host_abi::abi::status::NOT_FOUND))
+        fn call(
+            &self,
+            _: usize,
+            _: &mut HostContext<'_>,
+            _: &[HostValue],
+        ) -> Result<Option<HostValue>, HostFunctionError> {
+            Err(HostFunctionError::Status(wasmod_host_abi::abi::status::NOT_FOUND))
         }
     }
 

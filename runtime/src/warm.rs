@@ -87,7 +87,7 @@ impl Warm {
         };
         // SAFETY: kept next to the store (in `Warm`), dropped with it.
         let globals = unsafe { Globals::capture(&mut instance.store) };
-        let pages = (bytes / crate::vm::pool::WASM_PAGE) as u32;
+        let pages = (bytes / crate::vm::slot::WASM_PAGE) as u32;
         // Start with only the image's pages present (a pooled slot comes with the pages
         // its last user touched, zeroed): the first reset then scans a small set.
         let mut resident = Vec::new();

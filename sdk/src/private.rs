@@ -45,7 +45,7 @@ pub(crate) fn leak(bytes: Vec<u8>) -> Region {
 ///
 /// # Safety
 /// `(ptr, len)` must come from the host per ABI v1: either `(0, 0)` or a block of
-/// exactly `len` bytes allocated by [`wasmod_alloc`] and not owned by anyone else.
+/// exactly `len` bytes allocated by `wasmod_alloc` and not owned by anyone else.
 pub(crate) unsafe fn take(ptr: u32, len: u32) -> Vec<u8> {
     if len == 0 {
         return Vec::new();

@@ -7,10 +7,10 @@ use std::path::Path;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
-/// The body of each fuzz target, by its directory name.
 /// A fuzz target's body: it panics on a finding that is not fixed.
 type Body = fn(&[u8]);
 
+/// The body of each fuzz target, by its directory name.
 const TARGETS: &[(&str, Body)] = &[
     ("manifest", |b| {
         let _ = wasmod_tests::fuzz::manifest(b);

@@ -621,13 +621,13 @@ impl wasmod::HostGroup for Recurse {
         _: usize,
         _: &mut wasmod::HostContext<'_>,
         _: &[wasmod::HostValue],
-    ) -> Result<Option<wasmod::HostValue>, wasmod::HostError> {
+    ) -> Result<Option<wasmod::HostValue>, wasmod::HostFunctionError> {
         let marker = 0u8;
         self.frames.lock().unwrap().push(std::hint::black_box(&marker) as *const u8 as usize);
         let (runtime, function) = self.target.get().expect("set before the first call");
         match runtime.call(function, b"") {
             Ok(_) => Ok(Some(wasmod::HostValue::I64(0))),
-            Err(e) => Err(wasmod::HostError::Trap(e.to_string())),
+            Err(e) => Err(wasmod::HostFunctionError::Trap(e.to_string())),
         }
     }
 }
@@ -697,7 +697,7 @@ impl wasmod::HostGroup for PanickingDef {
         _: usize,
         _: &mut wasmod::HostContext<'_>,
         _: &[wasmod::HostValue],
-    ) -> Result<Option<wasmod::HostValue>, wasmod::HostError> {
+    ) -> Result<Option<wasmod::HostValue>, wasmod::HostFunctionError> {
         Ok(Some(wasmod::HostValue::I64(0)))
     }
 }

@@ -2,9 +2,9 @@
 //! packages built to break one rule each.
 
 use proptest::prelude::*;
-use wasmod_host_abi::HostPolicy;
 use wasmod_manifest::ArchiveLimits;
 use wasmod_tests::{abi_module, package, run_package, test_policy, wat};
+use wasmod_validator::HostPolicy;
 use wasmod_validator::{Code, Report, Severity, ValidatedPackage, validate_archive};
 
 fn validate(bytes: &[u8], policy: &HostPolicy) -> Result<ValidatedPackage, Report> {

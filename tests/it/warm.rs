@@ -10,11 +10,13 @@ use std::borrow::Cow;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use wasmod_host_abi::{GroupDef, HostFunctionDef, HostPolicy, Signature, ValType};
+use wasmod_host_abi::{GroupDef, HostFunctionDef, Signature, ValType};
 use wasmod_runtime::{
-    CallLimits, CallOptions, ErrorKind, HostContext, HostError, HostGroup, HostValue, LoadedFunction, NoCache, Runtime,
+    CallLimits, CallOptions, ErrorKind, HostContext, HostFunctionError, HostGroup, HostValue, LoadedFunction, NoCache,
+    Runtime,
 };
 use wasmod_tests::{package, wat};
+use wasmod_validator::HostPolicy;
 
 /// A guest whose state covers every kind a reset must restore. Input byte 0 picks a mode:
 /// 0 report then change everything; 1, 2, 3: the same, then trap, loop forever, or call a
@@ -153,12 +155,17 @@ impl HostGroup for WarmGroup {
         &self.def
     }
 
-    fn call(&self, function: usize, cx: &mut HostContext<'_>, _: &[HostValue]) -> Result<Option<HostValue>, HostError> {
+    fn call(
+        &self,
+        function: usize,
+        cx: &mut HostContext<'_>,
+        _: &[HostValue],
+    ) -> Result<Option<HostValue>, HostFunctionError> {
         match function {
-            0 => Err(HostError::Trap("the test's host trap".into())),
+            0 => Err(HostFunctionError::Trap("the test's host trap".into())),
             1 => {
                 let target = self.target.get().expect("the test set the target").clone();
-                let report = cx.call_module(&target, &[0], None).map_err(|e| HostError::Trap(e.to_string()))?;
+                let report = cx.call_module(&target, &[0], None).map_err(|e| HostFunctionError::Trap(e.to_string()))?;
                 let ok = report == pristine();
                 self.nested.lock().unwrap().push(report);
                 Ok(Some(HostValue::I32(i32::from(ok))))

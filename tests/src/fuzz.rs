@@ -5,9 +5,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
-use wasmod_host_abi::HostPolicy;
 use wasmod_manifest::{ArchiveLimits, Manifest, Package, read_package};
 use wasmod_runtime::{CallLimits, CallOptions, NoCache, Runtime};
+use wasmod_validator::HostPolicy;
 
 /// Manifest parsing never panics, and whatever parses survives a round trip.
 /// Returns whether `data` parsed as a manifest.
@@ -151,8 +151,11 @@ const INPUTS_PER_HOST: u64 = 128;
 fn fuzz_host() -> FuzzHost {
     let dir = tempfile::tempdir().expect("a temporary store");
     let mut policy = HostPolicy::development();
-    policy.kv =
-        wasmod_host_abi::KvLimits { max_bytes_per_module: 4 << 20, max_keys_per_module: 1000, max_init_bytes: 1 << 20 };
+    policy.kv = wasmod_validator::KvLimits {
+        max_bytes_per_module: 4 << 20,
+        max_keys_per_module: 1000,
+        max_init_bytes: 1 << 20,
+    };
     let host = wasmod::Host::builder()
         .store(dir.path())
         .artifact_key([3; 32])

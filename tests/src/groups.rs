@@ -1,18 +1,18 @@
 //! Test doubles of the standard groups (and of the embedder group `acme.inventory`) for
 //! the runtime tests: each records that it was reached and answers with fixed data. The
-//! real implementations live in `wasmod` (host/).
+//! real implementations live in the `wasmod` crate (`wasmod/src/groups.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use wasmod_host_abi::abi::{CALL_OK, status};
 use wasmod_host_abi::{ConfigValue, GroupDef, groups};
-use wasmod_runtime::{HostContext, HostError, HostGroup, HostValue};
+use wasmod_runtime::{HostContext, HostFunctionError, HostGroup, HostValue};
 
 /// Which host functions were called, in order, as `group.function`.
 #[derive(Default, Debug)]
 pub struct Journal {
-    /// The calls.
+    /// Each host function reached, as `group.function`, in call order (empty when `quiet`).
     pub calls: Mutex<Vec<String>>,
     /// Lines written with `log.write`.
     pub logs: Mutex<Vec<String>>,
@@ -48,7 +48,12 @@ impl HostGroup for Double {
         &self.def
     }
 
-    fn call(&self, function: usize, cx: &mut HostContext<'_>, a: &[HostValue]) -> Result<Option<HostValue>, HostError> {
+    fn call(
+        &self,
+        function: usize,
+        cx: &mut HostContext<'_>,
+        a: &[HostValue],
+    ) -> Result<Option<HostValue>, HostFunctionError> {
         let name = self.def.functions[function].name.to_string();
         self.journal.record(&self.journal.calls, format!("{}.{name}", self.def.name));
         let encoded = |v: ConfigValue| wasmod_host_abi::wire::encode(&v).unwrap();
@@ -104,7 +109,7 @@ impl HostGroup for Double {
                 Some(HostValue::I64(cx.return_bytes(&envelope)?))
             }
             ("acme.inventory", "stock") => Some(HostValue::I64(cx.return_bytes(b"7")?)),
-            (g, f) => return Err(HostError::Trap(format!("the test double has no {g}.{f}"))),
+            (g, f) => return Err(HostFunctionError::Trap(format!("the test double has no {g}.{f}"))),
         })
     }
 }

@@ -26,7 +26,7 @@ pub enum Op {
     Random { len: u32 },
     /// `modules.call` of the next module of the chain (denied for the last one).
     CallNext,
-    /// `memory.grow`.
+    /// `memory.grow` by `delta` pages.
     MemoryGrow { delta: u32 },
     /// `table.grow` of the module's table (if it has one).
     TableGrow { delta: u32 },
@@ -57,14 +57,14 @@ pub enum Simple {
     TableGrow { delta: u32 },
     /// `modules.call` of the next module.
     CallNext,
-    /// Nothing but the loop.
+    /// A `nop`: the loop only counts down, burning fuel and time.
     Spin,
 }
 
 /// The module's `wasmod_alloc`.
 #[derive(Debug, Clone, Arbitrary)]
 pub enum Alloc {
-    /// A bump allocator.
+    /// Bumps a heap pointer that starts at 4096 by the length asked for; never frees.
     Bump,
     /// Always the same address (perhaps outside memory).
     Fixed(u32),
@@ -72,16 +72,16 @@ pub enum Alloc {
     Calls(Op),
     /// Grows memory by the length asked for, then bumps.
     Grows,
-    /// Traps.
+    /// Traps (`unreachable`) on every call.
     Traps,
-    /// Never returns.
+    /// Loops for ever: only the fuel or the deadline stops it.
     Spins,
 }
 
 /// The module's `__wasmod_panic_message`, if any.
 #[derive(Debug, Clone, Arbitrary)]
 pub enum PanicReader {
-    /// Not exported.
+    /// Not exported: the runtime has no panic message to read.
     None,
     /// Returns a region (perhaps bogus).
     Region { ptr: u32, len: u32 },
@@ -98,9 +98,9 @@ pub struct Module {
     pub pages: u8,
     /// A table: initial size, and a maximum (`None`: none declared).
     pub table: Option<(u8, Option<u32>)>,
-    /// The allocator.
+    /// How its `wasmod_alloc` behaves.
     pub alloc: Alloc,
-    /// The panic-message export.
+    /// Its `__wasmod_panic_message` export, if any.
     pub panic: PanicReader,
     /// The entry's statements (at most 8 are used).
     pub body: Vec<Op>,

@@ -13,7 +13,7 @@ pub mod groups;
 pub mod hostile_gen;
 pub mod warm_gen;
 
-/// The workspace root.
+/// The workspace root: the parent of this crate's directory, `tests/`.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_path_buf()
 }
@@ -88,9 +88,10 @@ pub fn imports(wasm: &[u8]) -> Vec<(String, String, Vec<wasmparser::ValType>, Ve
 /// group and the embedder group `acme.inventory@1`; `test.pure` may use none; `init`
 /// may use `config`, `log` and `kv`. A module may keep 8 MiB of kv data (so that quota
 /// tests stay quick).
-pub fn test_policy() -> wasmod_host_abi::HostPolicy {
+pub fn test_policy() -> wasmod_validator::HostPolicy {
     use std::borrow::Cow;
-    use wasmod_host_abi::{GroupDef, HostFunctionDef, HostPolicy, abi::BYTES_CALL_SIGNATURE};
+    use wasmod_host_abi::{GroupDef, HostFunctionDef, abi::BYTES_CALL_SIGNATURE};
+    use wasmod_validator::HostPolicy;
     let inventory = GroupDef {
         name: Cow::Borrowed("acme.inventory"),
         version: 1,

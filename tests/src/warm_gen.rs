@@ -29,7 +29,7 @@ enum Step {
 /// A generated module: WAT text with an entry `run`, and how many input bytes it reads.
 #[derive(Debug)]
 pub struct Generated {
-    /// The module.
+    /// The module's WAT text, for `wat::parse_str`.
     pub wat: String,
     /// The steps (one input byte each guards them).
     pub steps: usize,

@@ -4,8 +4,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use wasmod_host_abi::HostPolicy;
 use wasmod_manifest::{ArchiveLimits, Package};
+use wasmod_validator::HostPolicy;
 
 fn bench(c: &mut Criterion) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/fixtures/packages");

@@ -2,7 +2,7 @@
 //! thread, or on scoped threads once the package holds [`PARALLEL_MIN_BYTES`] of wasm,
 //! with the same findings in the same order either way.
 
-use wasmod_host_abi::HostPolicy;
+use crate::HostPolicy;
 use wasmod_manifest::Package;
 
 use crate::diagnostic::{Diagnostic, Report};

@@ -33,14 +33,15 @@
 mod diagnostic;
 mod features;
 mod files;
+mod policy;
 mod signatures;
 mod wasm;
 
 use std::collections::BTreeMap;
 
 pub use diagnostic::{Code, Diagnostic, DiagnosticLocation, Report, Severity};
+pub use policy::{FileLimits, HostPolicy, KvLimits, PolicyError, SubsystemDef, load_policy};
 pub use signatures::type_hashes;
-use wasmod_host_abi::{HostPolicy, SubsystemDef};
 use wasmod_manifest::{ArchiveError, ArchiveLimits, Function, Manifest, ManifestError, Package};
 
 /// A group granted to a function: linked at run time, nothing else is.
@@ -94,25 +95,6 @@ impl ValidatedPackage {
     }
 }
 
-/// Why a host policy file could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum PolicyError {
-    /// Not RON of the policy's shape.
-    #[error("policy:{line}:{column}: {message}")]
-    Syntax {
-        /// The 1-based line where the parser stopped.
-        line: usize,
-        /// The 1-based column where the parser stopped.
-        column: usize,
-        /// What the parser expected.
-        message: String,
-    },
-    /// Parsed, but breaks the policy's own rules ([`HostPolicy::check`]); every problem,
-    /// one message each.
-    #[error("the policy is incoherent:\n  {}", .0.join("\n  "))]
-    Incoherent(Vec<String>),
-}
-
 /// The imports of a wasm file as `(module, name)` pairs, in order (for tools such as
 /// `wasmod inspect`). Fails with the parser's message on invalid wasm.
 pub fn function_imports(wasm: &[u8]) -> Result<Vec<(String, String)>, String> {
@@ -126,33 +108,6 @@ pub fn function_imports(wasm: &[u8]) -> Result<Vec<(String, String)>, String> {
         }
     }
     Ok(out)
-}
-
-/// Loads a host policy from RON text and checks its coherence. The format is the
-/// serde form of [`HostPolicy`]:
-///
-/// ```
-/// let policy = wasmod_validator::load_policy(r#"(
-///     subsystems: {
-///         "orders.place": (groups: ["log", "kv", "modules"], doc: "Places an order."),
-///         "init": (groups: ["config", "log"]),
-///     },
-///     limits: (max_memory_pages: 128),
-/// )"#).unwrap();
-/// assert_eq!(policy.limits.max_memory_pages, 128);
-/// assert!(policy.group("kv").is_some());
-/// ```
-pub fn load_policy(text: &str) -> Result<HostPolicy, PolicyError> {
-    let policy: HostPolicy = ron::Options::default()
-        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
-        .from_str(text)
-        .map_err(|e| PolicyError::Syntax {
-            line: e.span.start.line,
-            column: e.span.start.col,
-            message: e.code.to_string(),
-        })?;
-    policy.check().map_err(PolicyError::Incoherent)?;
-    Ok(policy)
 }
 
 /// Reads an archive under `limits` and validates it. See the [crate docs](crate).
@@ -312,7 +267,7 @@ impl<'a> DeclarationCheck<'a> {
                 && !sub.groups.iter().any(|a| a == group)
             {
                 let implements = &function.implements;
-                let allowed = if sub.groups.is_empty() { "no groups".into() } else { sub.groups.join(", ") };
+                let allowed = sub.allowed_groups();
                 self.report.push(
                     Diagnostic::new(
                         Code::GroupNotAllowed,

@@ -14,7 +14,9 @@
 use std::collections::HashMap;
 
 use wasmod_host_abi::abi::{ALLOC_SIGNATURE, ENTRY_SIGNATURE, MARKER_SIGNATURE, PANIC_MESSAGE_SIGNATURE};
-use wasmod_host_abi::{HostPolicy, Signature, ValType};
+use wasmod_host_abi::{Signature, ValType};
+
+use crate::HostPolicy;
 
 /// wasmer's code of a value type (the discriminant of its `Type`), or `None` for a
 /// reference type it does not support.

@@ -10,8 +10,8 @@ mod shape;
 
 use std::collections::BTreeSet;
 
+use crate::policy::{FileLimits, HostPolicy, SubsystemDef};
 use wasmod_host_abi::abi::{ABI_EXPORTS, AbiExport, ENTRY_SIGNATURE, ExportKind};
-use wasmod_host_abi::{HostPolicy, Limits, SubsystemDef};
 use wasmod_manifest::Function;
 use wasmparser::{BinaryReaderError, ExternalKind, Validator};
 
@@ -57,7 +57,7 @@ impl<'a> FilePass<'_, 'a> {
         self.report.push(d.in_function(self.cx.name, &self.cx.function.file));
     }
 
-    fn limits(&self) -> &'a Limits {
+    fn limits(&self) -> &'a FileLimits {
         &self.cx.policy.limits
     }
 

@@ -1,6 +1,6 @@
-//! Building guests: a guest workspace (the test fixtures, the examples) is built for
-//! wasm32 in release mode and every member with a manifest is packed into a package
-//! archive. The `build-fixtures` task does this for `tests/fixtures`.
+//! The `build-fixtures` task: the guest workspace `tests/fixtures` is built for wasm32
+//! in release mode and every member with a manifest is packed into a package archive.
+//! (The demo builds the examples itself, with the CLI's `pack`.)
 
 use std::path::PathBuf;
 
@@ -11,7 +11,7 @@ use crate::util::{WASM_TARGET, cargo, ensure_wasm_target, root, run};
 /// Builds a guest workspace (release, wasm32) into `target/<out>/` and packs every member
 /// that has a `module.ron` into `target/<out>/packages/<member>.zip`. Returns the paths of
 /// the packages.
-pub(crate) fn build_guests(workspace: &str, out: &str) -> Result<Vec<PathBuf>> {
+fn build_guests(workspace: &str, out: &str) -> Result<Vec<PathBuf>> {
     ensure_wasm_target()?;
     let root = root();
     let target_dir = root.join("target").join(out);

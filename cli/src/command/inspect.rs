@@ -35,7 +35,7 @@ struct ConfigKey {
     ty: String,
 }
 
-/// One function.
+/// One function of the package: its file, what it implements, declares, imports and is granted.
 #[derive(Debug, Serialize)]
 struct FunctionView {
     /// The groups the host allows for its subsystem (`None`: a subsystem it does not know).

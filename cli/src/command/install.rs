@@ -16,7 +16,7 @@ use crate::setup::{open, read_archive};
 pub(crate) enum PackageResult {
     /// Installed now, or found installed already.
     Installed { installed: String, new: bool, package: PathBuf, report: wasmod::Report },
-    /// Validation rejected it.
+    /// Validation rejected it under the host policy; nothing was installed from it.
     Rejected {
         package: PathBuf,
         /// Always `true`: the JSON form names the outcome by this key.

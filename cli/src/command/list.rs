@@ -10,7 +10,7 @@ use crate::args::Cli;
 use crate::output::Render;
 use crate::setup::open;
 
-/// What the store holds.
+/// What the store holds: intact versions by name then version, damaged directories by path.
 #[derive(Debug, Serialize)]
 pub(crate) struct Listing {
     damaged: Vec<Damaged>,
@@ -20,7 +20,7 @@ pub(crate) struct Listing {
     store: PathBuf,
 }
 
-/// One intact version.
+/// One intact version, as its manifest describes it.
 #[derive(Debug, Serialize)]
 struct Listed {
     /// Dependency name to version requirement.

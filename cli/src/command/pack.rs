@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::args::PackArgs;
 use crate::output::Render;
 
-/// What was packed.
+/// What was packed: the module as `name@version`, the archive written and its size in bytes.
 #[derive(Debug, Serialize)]
 pub(crate) struct Packed {
     bytes: usize,

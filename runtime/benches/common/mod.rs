@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use wasmod_host_abi::{GroupDef, HostPolicy, groups};
-use wasmod_runtime::{HostContext, HostError, HostGroup, HostValue, LoadedFunction, NoCache, Runtime};
+use wasmod_host_abi::{GroupDef, groups};
+use wasmod_runtime::{HostContext, HostFunctionError, HostGroup, HostValue, LoadedFunction, NoCache, Runtime};
+use wasmod_validator::HostPolicy;
 
 /// Echo: `wasmod_alloc` always answers a fixed buffer, so an instance kept alive can be
 /// called forever without growing.
@@ -42,7 +43,7 @@ impl HostGroup for Quiet {
     fn def(&self) -> &GroupDef {
         &self.0
     }
-    fn call(&self, _: usize, _: &mut HostContext<'_>, _: &[HostValue]) -> Result<Option<HostValue>, HostError> {
+    fn call(&self, _: usize, _: &mut HostContext<'_>, _: &[HostValue]) -> Result<Option<HostValue>, HostFunctionError> {
         Ok(if self.0.name == "clock" { Some(HostValue::I64(7)) } else { None })
     }
 }

@@ -27,7 +27,7 @@ impl<T> Borrowed<T> {
         Borrowed(NonNull::from(value))
     }
 
-    /// The value.
+    /// A shared reference to the value the pointer was made from ([`Borrowed::new`]).
     ///
     /// # Safety
     /// Only while the value lives: during the call that stored the pointer (see

@@ -1,7 +1,6 @@
 //! The layer under the API: every primitive that reaches into wasmer's VM or the
-//! operating system, each with its safety contract. The API layer (the crate root,
-//! `call`, `instance`, the host-function modules) builds calls from these and holds no `unsafe` of its own beyond
-//! calling them.
+//! operating system, each with its safety contract. The API layer (every module outside
+//! `vm/`) builds calls from these and holds no `unsafe` of its own beyond calling them.
 //!
 //! - `engine`: compiling, loading into engines of their own, per-thread engines, the
 //!   tunables that hand out pooled memories and bounded tables.

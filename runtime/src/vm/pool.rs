@@ -12,7 +12,7 @@
 //! pages that may hold data, present *or swapped out*, are found (`touched`: one
 //! `PAGEMAP_SCAN`, or `mincore` plus discarding what is not resident) and cleared with
 //! `memset` (touched pages stay resident, so the next call takes no page faults); when
-//! more than [`KEEP_RESIDENT_BYTES`] would be cleared the whole range is dropped with
+//! more than [`KEEP_RESIDENT_BYTES`](crate::vm::slot::KEEP_RESIDENT_BYTES) would be cleared the whole range is dropped with
 //! `madvise(MADV_DONTNEED)` instead. Either way the next user sees only zeros, so no
 //! call ever observes a byte an earlier call wrote, whatever the kernel swapped out
 //! meanwhile.
@@ -28,8 +28,7 @@ use std::ptr::NonNull;
 use wasmer_types::{MemoryError, MemoryStyle, MemoryType, Pages};
 use wasmer_vm::{LinearMemory, VMMemoryDefinition};
 
-pub(crate) use crate::vm::slot::WASM_PAGE;
-use crate::vm::slot::{Slot, checkout, give_back};
+use crate::vm::slot::{Slot, WASM_PAGE, checkout, give_back};
 
 thread_local! {
     static CALL: Cell<CallMemory> = const {

@@ -15,7 +15,7 @@ pub(crate) const WASM_PAGE: usize = 65536;
 const SLOT_RESERVE: usize = (1 << 32) + (1 << 32) + WASM_PAGE;
 /// Up to this many resident bytes are zeroed in place; beyond, the range is discarded.
 pub(crate) const KEEP_RESIDENT_BYTES: usize = 1 << 20;
-/// Slots kept per thread.
+/// Idle slots each thread keeps for reuse; a slot given back past it goes to the global list.
 const LOCAL_SLOTS: usize = 8;
 /// Idle slots kept process-wide.
 const GLOBAL_SLOTS: usize = 64;

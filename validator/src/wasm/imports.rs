@@ -11,6 +11,7 @@ use wasmparser::TypeRef;
 use super::FilePass;
 use super::shape::{Shape, show};
 use crate::diagnostic::{Code, Diagnostic, DiagnosticLocation};
+use crate::policy::SubsystemDef;
 
 /// Import names by group, for the findings reported once per group.
 type NamesByGroup<'a> = BTreeMap<&'a str, Vec<String>>;
@@ -155,9 +156,6 @@ impl<'a> FilePass<'_, 'a> {
 
     /// The groups the function's subsystem allows, for a hint.
     fn allowed_list(&self) -> String {
-        match self.cx.subsystem {
-            Some(sub) if !sub.groups.is_empty() => sub.groups.join(", "),
-            _ => "no groups".into(),
-        }
+        self.cx.subsystem.map_or_else(|| "no groups".into(), SubsystemDef::allowed_groups)
     }
 }

@@ -19,7 +19,7 @@ pub(crate) const HOST_WRITE_WAIT: Duration = Duration::from_secs(60);
 /// What every clone of a [`Host`] shares.
 pub(crate) struct Inner {
     pub(crate) store: Store,
-    /// Opened by the first activation (see [`Host::kv`]).
+    /// Opened by its first use: an activation, or a kv usage or purge (see [`Host::kv`]).
     pub(crate) kv: Mutex<Option<Arc<kv::KvDatabase>>>,
     pub(crate) runtime: Runtime,
     pub(crate) policy: HostPolicy,
@@ -46,12 +46,12 @@ impl std::fmt::Debug for Host {
 }
 
 impl Host {
-    /// The store directory.
+    /// The store directory the host was opened on (`HostBuilder::store`, default `./.wasmod`).
     pub fn store_dir(&self) -> &Path {
         self.inner.store.root()
     }
 
-    /// The policy.
+    /// The policy the `HostBuilder` made: what packages are validated against, and kv limits.
     pub fn policy(&self) -> &HostPolicy {
         &self.inner.policy
     }

@@ -37,7 +37,8 @@
 //!   each version fully installed or absent. Several processes may use one store at once
 //!   (a lock file orders them), and a version damaged outside wasmod is reported by
 //!   [`Host::list`] and ignored. Installing a name and version again with other content
-//!   is refused; uninstalling a version other modules need is refused unless forced.
+//!   is refused; uninstalling a version other modules need is refused
+//!   ([`Host::uninstall_even_if_needed`] removes it anyway).
 //!   Compiled artifacts are loaded only if they carry a MAC under the host's artifact key,
 //!   kept outside the store ([`HostBuilder::artifact_key_file`]).
 //! - **Activation** ([`Host::activate`]): only the requested modules and their
@@ -77,12 +78,13 @@ pub use key::{KEY_FILE_ENV, KeyError};
 pub use kv::{KvError, MAX_KEY_BYTES, MAX_LIST_BYTES, MAX_VALUE_BYTES};
 pub use semver::{Version, VersionReq};
 pub use store::{DamagedVersion, InstalledModule, StoreIoError, StoreListing};
-pub use wasmod_host_abi::{
-    ConfigType, ConfigValue, GroupDef, HostFunctionDef, HostPolicy, KvLimits, Limits, Signature, ValType,
-};
+pub use wasmod_host_abi::{ConfigType, ConfigValue, GroupDef, HostFunctionDef, Signature, ValType};
 pub use wasmod_manifest::{ArchiveError, ArchiveLimits, Manifest, ManifestError, ModuleName, Package};
 pub use wasmod_resolver::{Plan, PlannedModule, Request, ResolveError};
 pub use wasmod_runtime::{
-    CallError, CallLimits, CallMetrics, CallOutcome, ErrorKind, HostContext, HostError, HostGroup, HostValue,
+    CallError, CallLimits, CallMetrics, CallOutcome, ErrorKind, HostContext, HostFunctionError, HostGroup, HostValue,
 };
-pub use wasmod_validator::{Code, Diagnostic, Report, Severity, ValidatedPackage, function_imports, load_policy};
+pub use wasmod_validator::{
+    Code, Diagnostic, FileLimits, HostPolicy, KvLimits, PolicyError, Report, Severity, SubsystemDef, ValidatedPackage,
+    function_imports, load_policy,
+};

@@ -65,7 +65,7 @@ impl HostBuilder {
         self
     }
 
-    /// Default per-call limits.
+    /// The limits of calls that name none (`Activation::call`); `CallLimits::default()` if unset.
     pub fn limits(mut self, limits: CallLimits) -> Self {
         self.limits = limits;
         self

@@ -10,7 +10,7 @@ pub enum Error {
     /// The store directory could not be read or written.
     #[error(transparent)]
     Io(#[from] StoreIoError),
-    /// The kv database failed.
+    /// The store's kv data could not be opened, read or written (see [`KvError`]).
     #[error(transparent)]
     Kv(#[from] KvError),
     /// The artifact key could not be read or made.
@@ -45,7 +45,7 @@ pub enum Error {
     /// The module's kv data cannot be purged while versions of it are installed.
     #[error("{module} still has installed versions ({}); uninstall them before purging its kv data", .versions.join(", "))]
     StillInstalled {
-        /// The module.
+        /// The module's name, without a version (kv data belongs to the name).
         module: String,
         /// Its installed versions, `name@version`.
         versions: Vec<String>,
@@ -53,9 +53,9 @@ pub enum Error {
     /// A stored package no longer reads (the store was modified by hand or damaged).
     #[error("the stored package of {module} is damaged: {reason}")]
     CorruptStore {
-        /// The module or path.
+        /// The damaged module version, as `name@version`.
         module: String,
-        /// Why.
+        /// Why the stored archive does not read: the package reader's error, as text.
         reason: String,
     },
     /// The request cannot be resolved.
@@ -66,7 +66,7 @@ pub enum Error {
     NoLongerValid {
         /// `name@version`.
         module: String,
-        /// The diagnostics.
+        /// The validator's diagnostics under the current policy.
         report: Report,
     },
     /// The application's config does not fit the active modules' schemas.
@@ -80,28 +80,28 @@ pub enum Error {
     Init {
         /// `name@version`.
         module: String,
-        /// Why.
+        /// The failed call of the hook (what went wrong and what it measured).
         error: Box<CallError>,
     },
     /// The module is not part of the activation.
     #[error("{module} is not active (active: {active})")]
     NotActive {
-        /// The module.
+        /// The module name asked for.
         module: String,
-        /// The active modules.
+        /// The names of the activation's modules, comma-separated.
         active: String,
     },
     /// The module has no such function.
     #[error("{module} has no function `{function}` (it has: {available})")]
     NoSuchFunction {
-        /// The module.
+        /// The module name asked for, or `name@version` when an `init` hook is missing.
         module: String,
-        /// The function.
+        /// The function name asked for, or the `init` hook's.
         function: String,
-        /// Its functions.
+        /// The names of the module's functions, comma-separated.
         available: String,
     },
-    /// The call failed.
+    /// A function of an active module ran and failed (see `CallError::kind`).
     #[error(transparent)]
     Call(Box<CallError>),
 }

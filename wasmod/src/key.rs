@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 #[error("the artifact key at `{}`: {reason}", path.display())]
 pub struct KeyError {
-    /// The key file.
+    /// The key file's path, as configured (`HostBuilder::artifact_key_file` or the default).
     pub path: PathBuf,
-    /// What went wrong.
+    /// Why it was refused or could not be read or made, as text.
     pub reason: String,
 }
 

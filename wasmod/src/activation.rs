@@ -5,16 +5,17 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use wasmod_host_abi::{ConfigValue, KvLimits};
+use wasmod_host_abi::ConfigValue;
 use wasmod_manifest::{Manifest, ModuleName};
 use wasmod_resolver::Plan;
 use wasmod_runtime::{CallLimits, CallOptions, CallOutcome, LoadedFunction, Runtime};
+use wasmod_validator::KvLimits;
 
 use crate::Error;
 use crate::config::{ConfigState, Provenance};
 use crate::kv::{KvDatabase, KvError, Writes};
 
-/// One active module.
+/// One module of an activation: its manifest and its functions, loaded, by name.
 #[derive(Debug)]
 pub(crate) struct ActiveModule {
     pub manifest: Manifest,

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use wasmod_host_abi::KvLimits;
+use wasmod_validator::KvLimits;
 
 use crate::store::{sync_dir, unique_name};
 use crate::write_gate::WriteGate;
@@ -42,11 +42,11 @@ pub const MAX_VALUE_BYTES: usize = 1 << 20;
 /// Most bytes of keys one `kv.list` returns; a longer listing is refused (`LIMIT`).
 pub const MAX_LIST_BYTES: usize = 1 << 20;
 
-/// A kv failure.
+/// Why the store's kv data could not be opened, read or written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KvError {
-    /// The database failed.
+    /// redb, the database under the kv data, failed (I/O errors included).
     #[error("the kv database: {0}")]
     Storage(#[from] redb::Error),
     /// Another process has the store's kv data open.
@@ -57,15 +57,15 @@ pub enum KvError {
         "{module} would keep {bytes} bytes in {keys} keys of kv data, past its quota of {max_bytes} bytes in {max_keys} keys"
     )]
     Quota {
-        /// The module.
+        /// The module's name (kv data and quotas are per name, not per version).
         module: String,
-        /// What it would keep, in bytes.
+        /// What it would keep, in bytes (keys plus values).
         bytes: u64,
-        /// In keys.
+        /// How many keys it would keep.
         keys: u64,
-        /// Its quota in bytes.
+        /// Its quota in bytes, `KvLimits::max_bytes_per_module`.
         max_bytes: u64,
-        /// In keys.
+        /// Its quota in keys, `KvLimits::max_keys_per_module`.
         max_keys: u64,
     },
     /// The `init` hooks of an activation wrote more than they may hold in memory.

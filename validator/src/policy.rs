@@ -1,14 +1,16 @@
-//! The host policy: which groups a host offers, which subsystems it has, and which
-//! groups each subsystem may use. Plain data, so a host can build it in code or load
-//! it from a RON file.
+//! The host policy: which groups a host offers, which subsystems it has, which groups
+//! each subsystem may use, and the limits on a package's files and its modules' `kv`
+//! data. Plain data, so a host can build it in code or load it from a RON file
+//! ([`load_policy`]). It is the host's side only: guests never see it, which is why it
+//! lives here, with what checks packages against it, and not in the ABI crate.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::abi::INIT_HOOK;
-use crate::groups::{GroupDef, STANDARD_GROUPS, standard_group};
-use crate::names::check_dotted_name;
+use wasmod_host_abi::abi::INIT_HOOK;
+use wasmod_host_abi::groups::{GroupDef, STANDARD_GROUPS, standard_group};
+use wasmod_host_abi::names::check_dotted_name;
 
 /// A subsystem function of the host (an extension point), or a lifecycle hook.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,13 +23,21 @@ pub struct SubsystemDef {
     pub doc: String,
 }
 
+impl SubsystemDef {
+    /// The groups it allows, for a message: `log, kv`, or `no groups`.
+    pub(crate) fn allowed_groups(&self) -> String {
+        if self.groups.is_empty() { "no groups".into() } else { self.groups.join(", ") }
+    }
+}
+
 /// Static limits on a package's function files. Only the validator reads them (a host
 /// runs it at install and again at every activation); nothing here is enforced while a
 /// call runs: a call's memory, tables, fuel and time are the runtime's `CallLimits`, set
 /// independently of the policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Limits {
+// The serde name stays `Limits`, so policy files that name the struct still load.
+#[serde(rename = "Limits", deny_unknown_fields, default)]
+pub struct FileLimits {
     /// Largest function file, in bytes.
     pub max_file_bytes: u64,
     /// Most functions in one package.
@@ -48,9 +58,9 @@ pub struct Limits {
     pub max_defined_functions: u32,
 }
 
-impl Default for Limits {
+impl Default for FileLimits {
     fn default() -> Self {
-        Limits {
+        FileLimits {
             max_file_bytes: 8 << 20,
             max_functions: 64,
             max_memory_pages: 256,
@@ -96,9 +106,9 @@ pub struct HostPolicy {
     /// The subsystems (extension points and lifecycle hooks) by name.
     pub subsystems: BTreeMap<String, SubsystemDef>,
     /// Limits on each function file of a package, checked by the validator (see
-    /// [`Limits`]); not the limits of a running call.
+    /// [`FileLimits`]); not the limits of a running call.
     #[serde(default)]
-    pub limits: Limits,
+    pub limits: FileLimits,
     /// Bounds on modules' `kv` data.
     #[serde(default)]
     pub kv: KvLimits,
@@ -120,7 +130,7 @@ impl HostPolicy {
             standard_groups: all_standard_group_names(),
             custom_groups: Vec::new(),
             subsystems: BTreeMap::new(),
-            limits: Limits::default(),
+            limits: FileLimits::default(),
             kv: KvLimits::default(),
             any_subsystem: None,
         }
@@ -227,12 +237,58 @@ impl Default for HostPolicy {
     }
 }
 
+/// Why a host policy file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// Not RON of the policy's shape.
+    #[error("policy:{line}:{column}: {message}")]
+    Syntax {
+        /// The 1-based line where the parser stopped.
+        line: usize,
+        /// The 1-based column where the parser stopped.
+        column: usize,
+        /// What the parser expected.
+        message: String,
+    },
+    /// Parsed, but breaks the policy's own rules ([`HostPolicy::check`]); every problem,
+    /// one message each.
+    #[error("the policy is incoherent:\n  {}", .0.join("\n  "))]
+    Incoherent(Vec<String>),
+}
+
+/// Loads a host policy from RON text and checks its coherence. The format is the
+/// serde form of [`HostPolicy`]:
+///
+/// ```
+/// let policy = wasmod_validator::load_policy(r#"(
+///     subsystems: {
+///         "orders.place": (groups: ["log", "kv", "modules"], doc: "Places an order."),
+///         "init": (groups: ["config", "log"]),
+///     },
+///     limits: (max_memory_pages: 128),
+/// )"#).unwrap();
+/// assert_eq!(policy.limits.max_memory_pages, 128);
+/// assert!(policy.group("kv").is_some());
+/// ```
+pub fn load_policy(text: &str) -> Result<HostPolicy, PolicyError> {
+    let policy: HostPolicy = ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .from_str(text)
+        .map_err(|e| PolicyError::Syntax {
+            line: e.span.start.line,
+            column: e.span.start.col,
+            message: e.code.to_string(),
+        })?;
+    policy.check().map_err(PolicyError::Incoherent)?;
+    Ok(policy)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::groups::HostFunctionDef;
-    use crate::types::{Signature, ValType};
     use std::borrow::Cow;
+    use wasmod_host_abi::groups::HostFunctionDef;
+    use wasmod_host_abi::types::{Signature, ValType};
 
     fn inventory() -> GroupDef {
         GroupDef {

@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use wasmod_host_abi::abi::{CALL_ERR, CALL_OK, status};
 use wasmod_host_abi::{ConfigValue, GroupDef, groups};
-use wasmod_runtime::{ErrorKind, HostContext, HostError, HostGroup, HostValue, LogCharge};
+use wasmod_runtime::{ErrorKind, HostContext, HostFunctionError, HostGroup, HostValue, LogCharge};
 
 use crate::activation::ActivationState;
 use crate::kv::{KvError, MAX_KEY_BYTES, MAX_LIST_BYTES, MAX_VALUE_BYTES};
@@ -32,16 +32,16 @@ const MAX_LOG_BYTES: usize = 16 << 10;
 /// The most random bytes one `random.fill` returns.
 const MAX_RANDOM_BYTES: i32 = 1 << 20;
 
-fn arg(args: &[HostValue], i: usize) -> Result<i32, HostError> {
-    args.get(i).and_then(|v| v.i32()).ok_or_else(|| HostError::Trap(format!("argument {i} is not an i32")))
+fn arg(args: &[HostValue], i: usize) -> Result<i32, HostFunctionError> {
+    args.get(i).and_then(|v| v.i32()).ok_or_else(|| HostFunctionError::Trap(format!("argument {i} is not an i32")))
 }
 
-fn state(cx: &HostContext<'_>) -> Result<Arc<ActivationState>, HostError> {
+fn state(cx: &HostContext<'_>) -> Result<Arc<ActivationState>, HostFunctionError> {
     cx.data_arc::<ActivationState>()
-        .ok_or_else(|| HostError::Trap("wasmod's standard groups only work inside an activation".into()))
+        .ok_or_else(|| HostFunctionError::Trap("wasmod's standard groups only work inside an activation".into()))
 }
 
-fn status64(code: i32) -> Result<Option<HostValue>, HostError> {
+fn status64(code: i32) -> Result<Option<HostValue>, HostFunctionError> {
     Ok(Some(HostValue::I64(i64::from(code))))
 }
 
@@ -58,18 +58,18 @@ fn may_note(cx: &mut HostContext<'_>) -> bool {
 }
 
 /// What a `kv` failure means to the guest: a status, or the end of the call.
-fn kv_failure(cx: &mut HostContext<'_>, what: &str, e: KvError) -> HostError {
+fn kv_failure(cx: &mut HostContext<'_>, what: &str, e: KvError) -> HostFunctionError {
     match e {
         KvError::Quota { .. } | KvError::InitBudget { .. } => {
             if may_note(cx) {
                 tracing::warn!(error = %e, "kv {what} refused");
             }
-            HostError::Status(status::LIMIT)
+            HostFunctionError::Status(status::LIMIT)
         }
-        KvError::Busy { .. } => HostError::DeadlineExceeded,
+        KvError::Busy { .. } => HostFunctionError::DeadlineExceeded,
         e => {
             tracing::error!(error = %e, "kv {what} failed");
-            HostError::Status(status::FAILED)
+            HostFunctionError::Status(status::FAILED)
         }
     }
 }
@@ -81,7 +81,12 @@ impl HostGroup for LogGroup {
         &self.0
     }
 
-    fn call(&self, _: usize, cx: &mut HostContext<'_>, args: &[HostValue]) -> Result<Option<HostValue>, HostError> {
+    fn call(
+        &self,
+        _: usize,
+        cx: &mut HostContext<'_>,
+        args: &[HostValue],
+    ) -> Result<Option<HostValue>, HostFunctionError> {
         let level = arg(args, 0)?;
         let len = arg(args, 2)?.clamp(0, MAX_LOG_BYTES as i32);
         // A call writes at most `CallLimits::max_log_bytes` to the host's log.
@@ -118,10 +123,10 @@ impl HostGroup for LogGroup {
 struct ConfigGroup(GroupDef);
 
 impl ConfigGroup {
-    fn reply(cx: &mut HostContext<'_>, value: Option<ConfigValue>) -> Result<Option<HostValue>, HostError> {
+    fn reply(cx: &mut HostContext<'_>, value: Option<ConfigValue>) -> Result<Option<HostValue>, HostFunctionError> {
         match value {
             Some(v) => {
-                let bytes = wasmod_host_abi::wire::encode(&v).map_err(|e| HostError::Trap(e.to_string()))?;
+                let bytes = wasmod_host_abi::wire::encode(&v).map_err(|e| HostFunctionError::Trap(e.to_string()))?;
                 Ok(Some(HostValue::I64(cx.return_bytes(&bytes)?)))
             }
             None => status64(status::NOT_FOUND),
@@ -139,7 +144,7 @@ impl HostGroup for ConfigGroup {
         function: usize,
         cx: &mut HostContext<'_>,
         args: &[HostValue],
-    ) -> Result<Option<HostValue>, HostError> {
+    ) -> Result<Option<HostValue>, HostFunctionError> {
         let state = state(cx)?;
         let caller = cx.caller().clone();
         match self.0.functions[function].name.as_ref() {
@@ -148,7 +153,7 @@ impl HostGroup for ConfigGroup {
                 let value = state
                     .config
                     .read()
-                    .map_err(|_| HostError::Trap("config lock poisoned".into()))?
+                    .map_err(|_| HostFunctionError::Trap("config lock poisoned".into()))?
                     .get(caller.module.as_str(), &key)
                     .map(|(v, _)| v.clone());
                 Self::reply(cx, value)
@@ -162,7 +167,7 @@ impl HostGroup for ConfigGroup {
                 let value = state
                     .config
                     .read()
-                    .map_err(|_| HostError::Trap("config lock poisoned".into()))?
+                    .map_err(|_| HostFunctionError::Trap("config lock poisoned".into()))?
                     .get(&module, &key)
                     .map(|(v, _)| v.clone());
                 Self::reply(cx, value)
@@ -179,7 +184,7 @@ impl HostGroup for ConfigGroup {
                 let outcome = state
                     .config
                     .write()
-                    .map_err(|_| HostError::Trap("config lock poisoned".into()))?
+                    .map_err(|_| HostFunctionError::Trap("config lock poisoned".into()))?
                     .set_from_init(&caller.module, &key, value);
                 Ok(Some(HostValue::I32(match outcome {
                     Ok(()) => status::OK,
@@ -191,7 +196,7 @@ impl HostGroup for ConfigGroup {
                     }
                 })))
             }
-            other => Err(HostError::Trap(format!("config has no function {other}"))),
+            other => Err(HostFunctionError::Trap(format!("config has no function {other}"))),
         }
     }
 }
@@ -208,7 +213,12 @@ impl HostGroup for ClockGroup {
         &self.0
     }
 
-    fn call(&self, function: usize, _: &mut HostContext<'_>, _: &[HostValue]) -> Result<Option<HostValue>, HostError> {
+    fn call(
+        &self,
+        function: usize,
+        _: &mut HostContext<'_>,
+        _: &[HostValue],
+    ) -> Result<Option<HostValue>, HostFunctionError> {
         let nanos = match self.0.functions[function].name.as_ref() {
             "now_unix_nanos" => SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()),
             _ => process_start().elapsed().as_nanos(),
@@ -224,13 +234,18 @@ impl HostGroup for RandomGroup {
         &self.0
     }
 
-    fn call(&self, _: usize, cx: &mut HostContext<'_>, args: &[HostValue]) -> Result<Option<HostValue>, HostError> {
+    fn call(
+        &self,
+        _: usize,
+        cx: &mut HostContext<'_>,
+        args: &[HostValue],
+    ) -> Result<Option<HostValue>, HostFunctionError> {
         let (ptr, len) = (arg(args, 0)?, arg(args, 1)?);
         if !(0..=MAX_RANDOM_BYTES).contains(&len) {
             return Ok(Some(HostValue::I32(status::LIMIT)));
         }
         let mut buf = vec![0u8; len as usize];
-        getrandom::fill(&mut buf).map_err(|e| HostError::Trap(format!("the OS random source failed: {e}")))?;
+        getrandom::fill(&mut buf).map_err(|e| HostFunctionError::Trap(format!("the OS random source failed: {e}")))?;
         cx.write(ptr, &buf)?;
         Ok(Some(HostValue::I32(status::OK)))
     }
@@ -248,7 +263,7 @@ impl HostGroup for KvGroup {
         function: usize,
         cx: &mut HostContext<'_>,
         args: &[HostValue],
-    ) -> Result<Option<HostValue>, HostError> {
+    ) -> Result<Option<HostValue>, HostFunctionError> {
         let state = state(cx)?;
         let module = cx.caller().module.to_string();
         let name = self.0.functions[function].name.as_ref();
@@ -281,12 +296,13 @@ impl HostGroup for KvGroup {
             }
             "list" => match state.kv_list(&module, &key, MAX_LIST_BYTES).map_err(|e| kv_failure(cx, "list", e))? {
                 Some(keys) => {
-                    let bytes = wasmod_host_abi::wire::encode(&keys).map_err(|e| HostError::Trap(e.to_string()))?;
+                    let bytes =
+                        wasmod_host_abi::wire::encode(&keys).map_err(|e| HostFunctionError::Trap(e.to_string()))?;
                     Ok(Some(HostValue::I64(cx.return_bytes(&bytes)?)))
                 }
                 None => status64(status::LIMIT),
             },
-            other => Err(HostError::Trap(format!("kv has no function {other}"))),
+            other => Err(HostFunctionError::Trap(format!("kv has no function {other}"))),
         }
     }
 }
@@ -298,7 +314,12 @@ impl HostGroup for ModulesGroup {
         &self.0
     }
 
-    fn call(&self, _: usize, cx: &mut HostContext<'_>, args: &[HostValue]) -> Result<Option<HostValue>, HostError> {
+    fn call(
+        &self,
+        _: usize,
+        cx: &mut HostContext<'_>,
+        args: &[HostValue],
+    ) -> Result<Option<HostValue>, HostFunctionError> {
         let state = state(cx)?;
         let caller = cx.caller().module.clone();
         let module = cx.read_str(arg(args, 0)?, arg(args, 1)?)?;
@@ -323,7 +344,7 @@ impl HostGroup for ModulesGroup {
             }
             Err(e) if matches!(e.kind, ErrorKind::DepthLimit { .. }) => status64(status::LIMIT),
             // Out of time is out of time for the whole chain.
-            Err(e) if matches!(e.kind, ErrorKind::DeadlineExceeded { .. }) => Err(HostError::DeadlineExceeded),
+            Err(e) if matches!(e.kind, ErrorKind::DeadlineExceeded { .. }) => Err(HostFunctionError::DeadlineExceeded),
             Err(e) => {
                 let mut envelope = vec![CALL_ERR];
                 envelope.extend_from_slice(e.to_string().as_bytes());

@@ -11,11 +11,11 @@ use crate::{Error, Host, InstalledModule, ModuleName, Report, StoreListing, Vers
 pub struct KvUsage {
     /// Bytes of keys and values.
     pub bytes: u64,
-    /// Keys.
+    /// How many keys it keeps.
     pub keys: u64,
 }
 
-/// What an install did.
+/// What [`Host::install`] did.
 #[derive(Debug, Clone)]
 pub struct InstallOutcome {
     /// `name@version`.

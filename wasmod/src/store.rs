@@ -37,9 +37,9 @@ use wasmod_manifest::{ArchiveLimits, Manifest, ModuleName, Package};
 #[derive(Debug, thiserror::Error)]
 #[error("{action} `{}`: {source}", path.display())]
 pub struct StoreIoError {
-    /// What was being done.
+    /// What was being done to `path`, as a verb phrase for the message (`creating`, `locking`).
     pub action: &'static str,
-    /// The path.
+    /// The file or directory of the store the operation was on.
     pub path: PathBuf,
     /// The OS error.
     #[source]
@@ -50,12 +50,12 @@ pub(crate) fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io
     move |source| StoreIoError { action, path: path.to_path_buf(), source }
 }
 
-/// One installed module version.
+/// One intact installed module version (a damaged one is a [`DamagedVersion`]).
 #[derive(Clone, Debug)]
 pub struct InstalledModule {
-    /// The manifest.
+    /// The manifest read back from the stored package (name, version, functions, ...).
     pub manifest: Manifest,
-    /// The version's directory.
+    /// The version's directory, `<store>/modules/<namespace>/<name>/<version>`.
     pub dir: PathBuf,
 }
 

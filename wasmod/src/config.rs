@@ -26,16 +26,16 @@ pub struct AppConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("config file:{line}:{column}: {message}")]
 pub struct ConfigFileError {
-    /// Line.
+    /// The line where the error starts, counting from 1.
     pub line: usize,
-    /// Column.
+    /// The column where the error starts, in characters, counting from 1.
     pub column: usize,
     /// What the parser expected.
     pub message: String,
 }
 
 impl AppConfig {
-    /// No values.
+    /// An empty config, to fill with [`AppConfig::set`].
     pub fn new() -> AppConfig {
         AppConfig::default()
     }
@@ -50,7 +50,7 @@ impl AppConfig {
         Ok(AppConfig { values })
     }
 
-    /// Sets one value.
+    /// Sets `key` of module `module` (a name, no version) to `value`, replacing an earlier one.
     pub fn set(&mut self, module: &str, key: &str, value: impl Into<ConfigValue>) -> &mut Self {
         self.values.entry(module.to_owned()).or_default().insert(key.to_owned(), value.into());
         self
@@ -90,37 +90,37 @@ pub enum ConfigProblem {
     UnknownModule {
         /// The module named in the config.
         module: String,
-        /// The active modules.
+        /// The names of the activation's modules, comma-separated.
         active: String,
     },
     /// A key the module does not declare.
     #[error("`{module}` has no config key `{key}` (declared: {declared})")]
     UnknownKey {
-        /// The module.
+        /// The module name, as the config gives it.
         module: String,
-        /// The key.
+        /// The key the config sets.
         key: String,
-        /// The keys it declares.
+        /// The keys its manifest declares, comma-separated, or `none`.
         declared: String,
     },
     /// A value of the wrong type.
     #[error("`{module}`.`{key}` must be a {expected}, got {found}")]
     WrongType {
-        /// The module.
+        /// The module name, as the config gives it.
         module: String,
-        /// The key.
+        /// The key whose value is wrong.
         key: String,
-        /// The declared type.
+        /// The type the module's manifest declares for the key.
         expected: ConfigType,
-        /// The value given.
+        /// The value the config gives, which does not convert to `expected`.
         found: ConfigValue,
     },
     /// A required key without value.
     #[error("`{module}`.`{key}` is required and has no value{}", doc.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
     MissingRequired {
-        /// The module.
+        /// The name of the active module that declares the key.
         module: String,
-        /// The key.
+        /// The required key, which has no default and no value in the config.
         key: String,
         /// The key's documentation.
         doc: Option<String>,
