@@ -53,6 +53,10 @@ pub(crate) enum Command {
     Resolve(ResolveArgs),
     /// Activate a module (and its dependencies), run init hooks, call a function.
     Call(CallArgs),
+    /// Activate modules (and their dependencies), run init hooks, then call every
+    /// active implementation of a subsystem in plan order (stopping at the first
+    /// failure unless the policy says the subsystem collects every result).
+    Dispatch(DispatchArgs),
 }
 
 // The commands' own options. (Their help text is the doc comment of their `Command`
@@ -92,6 +96,10 @@ pub(crate) struct InstallArgs {
     /// The package archives (zip), installed one by one; a failed one leaves the rest.
     #[arg(required = true)]
     pub(crate) packages: Vec<PathBuf>,
+    /// Approve versions whose functions ask for groups the installed version of their
+    /// module did not (without it such an install is refused, listing the difference).
+    #[arg(long)]
+    pub(crate) allow_new_grants: bool,
 }
 
 #[derive(Args, Debug)]
@@ -108,6 +116,24 @@ pub(crate) struct ResolveArgs {
     /// `name` or `name@requirement` (e.g. `acme/orders@^2`).
     #[arg(required = true)]
     pub(crate) modules: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DispatchArgs {
+    /// The subsystem whose implementations are called (e.g. `audit.record`).
+    pub(crate) subsystem: String,
+    /// The modules to activate: `name` or `name@requirement`.
+    #[arg(required = true)]
+    pub(crate) modules: Vec<String>,
+    /// Read the input from a file, or `-` for stdin.
+    #[arg(long, conflicts_with = "data")]
+    pub(crate) input: Option<PathBuf>,
+    /// The input as a literal string.
+    #[arg(long)]
+    pub(crate) data: Option<String>,
+    /// The application config (RON: module -> key -> value).
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

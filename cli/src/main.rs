@@ -84,6 +84,11 @@ fn run(cli: &Cli) -> Result<()> {
             emit(json, &command::call::run(cli, args)?)?;
             false
         }
+        Command::Dispatch(args) => {
+            let dispatched = command::dispatch::run(cli, args)?;
+            emit(json, &dispatched)?;
+            dispatched.any_failed()
+        }
     };
     if failed { Err(Reported.into()) } else { Ok(()) }
 }

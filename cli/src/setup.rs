@@ -32,18 +32,14 @@ pub(crate) fn open(cli: &Cli) -> Result<Host> {
 /// `name@version`.
 pub(crate) fn parse_id(text: &str) -> Result<(ModuleName, Version)> {
     let (name, version) = text.split_once('@').ok_or_else(|| anyhow!("expected `name@version`, got `{text}`"))?;
-    let name = ModuleName::new(name).map_err(|e| anyhow!("module name `{name}` {e}"))?;
+    let name = ModuleName::new(name)?;
     let version = Version::parse(version).with_context(|| format!("version `{version}`"))?;
     Ok((name, version))
 }
 
 /// `name` or `name@requirement`.
 pub(crate) fn parse_request(text: &str) -> Result<Request> {
-    let (name, req) = match text.split_once('@') {
-        Some((n, r)) => (n, Some(r)),
-        None => (text, None),
-    };
-    Request::parse(name, req).map_err(|e| anyhow!(e))
+    Ok(text.parse::<Request>()?)
 }
 
 /// A package archive's bytes.

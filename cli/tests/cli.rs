@@ -130,3 +130,42 @@ fn exit_codes() {
     let out = wasmod(&store, &["uninstall", "nobody/here@1.0.0"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn dispatch_calls_every_implementation_in_plan_order() {
+    use wasmod_tests::constant_module;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let mut files = Vec::new();
+    for (name, output, fails, deps) in [
+        ("z/base", "base", false, &[][..]),
+        ("a/top", "top", false, &["z/base"][..]),
+        ("f/fails", "refused", true, &[][..]),
+    ] {
+        let path = dir.path().join(format!("{}.zip", name.replace('/', "-")));
+        std::fs::write(&path, constant_module(name, "audit.hook", output, fails, deps)).unwrap();
+        files.push(path.to_str().unwrap().to_owned());
+    }
+    let mut install = vec!["install"];
+    install.extend(files.iter().map(String::as_str));
+    ok(&wasmod(&store, &install));
+
+    // z/base is a dependency of a/top, so it comes first although it sorts after it.
+    let text = ok(&wasmod(&store, &["dispatch", "audit.hook", "a/top", "--data", "order"]));
+    assert_eq!(text, "z/base@1.0.0 (run): base\na/top@1.0.0 (run): top\n");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&wasmod(&store, &["--json", "dispatch", "audit.hook", "a/top"]))).unwrap();
+    assert_eq!(json["subsystem"], "audit.hook");
+    assert_eq!(json["calls"][1]["module"], "a/top");
+    assert_eq!(json["calls"][1]["output"], "top");
+
+    // A failing implementation: reported, and the exit code is 1.
+    let out = wasmod(&store, &["dispatch", "audit.hook", "a/top", "f/fails"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("f/fails@1.0.0 (run): failed:") && text.contains("refused"), "{text}");
+    // Nothing implements it: an error, exit code 1.
+    let out = wasmod(&store, &["dispatch", "nobody.home", "a/top"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no active module implements subsystem `nobody.home`"));
+}

@@ -78,6 +78,7 @@ impl Default for ArchiveLimits {
 
 /// Why an archive was refused. Each rule has its own variant.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ArchiveError {
     /// The archive file itself is too large.
     #[error("the archive is {size} bytes, more than the limit of {limit}")]

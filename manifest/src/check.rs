@@ -56,7 +56,8 @@ impl<'s> Checker<'s> {
     fn name(&mut self, name: &str) -> Option<ModuleName> {
         match ModuleName::new(name) {
             Ok(n) => Some(n),
-            Err(reason) => {
+            Err(e) => {
+                let reason = e.reason;
                 self.report(
                     ProblemKind::InvalidModuleName { value: name.to_owned(), reason },
                     "name".into(),
@@ -91,7 +92,8 @@ impl<'s> Checker<'s> {
         let field = format!("dependencies.{dep}");
         let dep_name = match ModuleName::new(dep) {
             Ok(n) => Some(n),
-            Err(reason) => {
+            Err(e) => {
+                let reason = e.reason;
                 self.report(
                     ProblemKind::InvalidDependencyName { value: dep.to_owned(), reason },
                     field.clone(),

@@ -22,6 +22,7 @@ impl fmt::Display for TextPosition {
 
 /// Why a manifest could not be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ManifestError {
     /// The text is not RON of the manifest's shape (bad syntax, unknown or missing field,
     /// wrong value type, a key given twice).
@@ -79,6 +80,7 @@ impl fmt::Display for Problem {
 
 /// The rules a manifest can break, one variant each.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProblemKind {
     /// `name` is not `namespace/name` in the allowed alphabet.
     #[error("module name `{value}` {reason}")]

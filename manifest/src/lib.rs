@@ -83,6 +83,6 @@ mod parse;
 pub use archive::{ArchiveError, ArchiveLimits, Package, read_package, write_package};
 pub use error::{ManifestError, Problem, ProblemKind, TextPosition};
 pub use locate::locate_function_field;
-pub use model::{ConfigKey, Function, Manifest, ModuleName};
+pub use model::{ConfigKey, Function, InvalidModuleName, Manifest, ModuleName};
 pub use semver::{Version, VersionReq};
 pub use wasmod_host_abi::{ConfigType, ConfigValue};

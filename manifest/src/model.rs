@@ -14,12 +14,28 @@ use wasmod_host_abi::{ConfigType, ConfigValue};
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ModuleName(Arc<str>);
 
+/// A string that is not a valid module name, and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("module name `{name}` {reason}")]
+pub struct InvalidModuleName {
+    /// The string given.
+    pub name: String,
+    /// Which rule of the syntax it breaks, as a phrase (`must have exactly two
+    /// segments, ...`).
+    pub reason: String,
+}
+
 impl ModuleName {
-    /// Checks and wraps a name; the error is the reason it is invalid.
-    pub fn new(name: impl Into<String>) -> Result<Self, String> {
+    /// Checks and wraps a name.
+    ///
+    /// # Errors
+    /// [`InvalidModuleName`] when `name` breaks the syntax, with the rule it breaks.
+    pub fn new(name: impl Into<String>) -> Result<Self, InvalidModuleName> {
         let name = name.into();
-        wasmod_host_abi::names::check_module_name(&name)?;
-        Ok(ModuleName(name.into()))
+        match wasmod_host_abi::names::check_module_name(&name) {
+            Ok(()) => Ok(ModuleName(name.into())),
+            Err(reason) => Err(InvalidModuleName { name, reason }),
+        }
     }
 
     /// The whole name, `namespace/name`.
@@ -40,8 +56,8 @@ impl fmt::Display for ModuleName {
 }
 
 impl std::str::FromStr for ModuleName {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = InvalidModuleName;
+    fn from_str(s: &str) -> Result<Self, InvalidModuleName> {
         ModuleName::new(s)
     }
 }

@@ -45,6 +45,7 @@ fn list<T: fmt::Display>(items: &[T], sep: &str) -> String {
 
 /// Why a request cannot be resolved.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResolveError {
     /// A module that is required is not in the catalog at all.
     #[error("module `{name}` is not installed; needed by {}", list(.required_by, ", "))]

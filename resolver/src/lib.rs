@@ -63,21 +63,20 @@ impl ModuleSpec {
         }
     }
 
-    /// Builds a spec from strings (for tests, examples and tools); the error says which
-    /// string is invalid.
-    pub fn parse(name: &str, version: &str, dependencies: &[(&str, &str)]) -> Result<ModuleSpec, String> {
+    /// Builds a spec from strings (for tests, examples and tools).
+    ///
+    /// # Errors
+    /// [`ParseError`] naming the first string that is not a module name, a version or
+    /// a requirement.
+    pub fn parse(name: &str, version: &str, dependencies: &[(&str, &str)]) -> Result<ModuleSpec, ParseError> {
         Ok(ModuleSpec {
-            name: ModuleName::new(name).map_err(|e| format!("module name `{name}` {e}"))?,
-            version: Version::parse(version).map_err(|e| format!("version `{version}`: {e}"))?,
+            name: ModuleName::new(name)?,
+            version: Version::parse(version)
+                .map_err(|e| ParseError::Version { text: version.to_owned(), reason: e.to_string() })?,
             dependencies: dependencies
                 .iter()
-                .map(|(n, r)| {
-                    Ok((
-                        ModuleName::new(*n).map_err(|e| format!("module name `{n}` {e}"))?,
-                        VersionReq::parse(r).map_err(|e| format!("requirement `{r}`: {e}"))?,
-                    ))
-                })
-                .collect::<Result<_, String>>()?,
+                .map(|(n, r)| Ok((ModuleName::new(*n)?, parse_requirement(r)?)))
+                .collect::<Result<_, ParseError>>()?,
         })
     }
 }
@@ -97,15 +96,62 @@ impl Request {
         Request { name, version: None }
     }
 
-    /// Builds a request from strings.
-    pub fn parse(name: &str, version: Option<&str>) -> Result<Request, String> {
-        Ok(Request {
-            name: ModuleName::new(name).map_err(|e| format!("module name `{name}` {e}"))?,
-            version: version
-                .map(|r| VersionReq::parse(r).map_err(|e| format!("requirement `{r}`: {e}")))
-                .transpose()?,
-        })
+    /// Builds a request from a module name and, optionally, a semver requirement.
+    ///
+    /// # Errors
+    /// [`ParseError`] when the name is not a module name or the requirement does not
+    /// parse.
+    pub fn parse(name: &str, version: Option<&str>) -> Result<Request, ParseError> {
+        Ok(Request { name: ModuleName::new(name)?, version: version.map(parse_requirement).transpose()? })
     }
+}
+
+/// `name` or `name@requirement`, as an operator writes it: `acme/orders`,
+/// `acme/orders@^2`, `acme/orders@=2.0.1`.
+///
+/// ```
+/// let request: wasmod_resolver::Request = "acme/orders@^2".parse().unwrap();
+/// assert_eq!(request.name.as_str(), "acme/orders");
+/// assert!(request.version.unwrap().matches(&"2.4.0".parse().unwrap()));
+/// assert!("acme/orders@not-semver".parse::<wasmod_resolver::Request>().is_err());
+/// ```
+impl std::str::FromStr for Request {
+    type Err = ParseError;
+    fn from_str(text: &str) -> Result<Request, ParseError> {
+        match text.split_once('@') {
+            Some((name, requirement)) => Request::parse(name, Some(requirement)),
+            None => Request::parse(text, None),
+        }
+    }
+}
+
+fn parse_requirement(text: &str) -> Result<VersionReq, ParseError> {
+    VersionReq::parse(text).map_err(|e| ParseError::Requirement { text: text.to_owned(), reason: e.to_string() })
+}
+
+/// A module name, version or requirement given as a string that does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// Not a module name.
+    #[error(transparent)]
+    Name(#[from] wasmod_manifest::InvalidModuleName),
+    /// Not a semver version.
+    #[error("version `{text}`: {reason}")]
+    Version {
+        /// The string given.
+        text: String,
+        /// The semver parser's message.
+        reason: String,
+    },
+    /// Not a semver requirement.
+    #[error("requirement `{text}`: {reason}")]
+    Requirement {
+        /// The string given.
+        text: String,
+        /// The semver parser's message.
+        reason: String,
+    },
 }
 
 /// The available module versions, indexed. Building it rejects a name and version

@@ -12,6 +12,7 @@ use crate::{CallMetrics, CallerInfo, LoadedFunction};
 
 /// Why a call failed: the `kind` of a [`CallError`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// The function returned an error (its message).
     #[error("returned an error: {message}")]
@@ -116,6 +117,32 @@ pub enum ErrorKind {
     },
 }
 
+impl ErrorKind {
+    /// A stable name of the kind, for statistics and metrics labels: `guest_error`,
+    /// `guest_panic`, `fuel_exhausted`, `deadline_exceeded`, `memory_limit`,
+    /// `stack_overflow`, `trap`, `bad_pointer`, `output_too_large`, `host_trap`,
+    /// `depth_limit`, `host_stack_limit`, `reentrant_host_call`, `internal` or `link`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ErrorKind::GuestError { .. } => "guest_error",
+            ErrorKind::GuestPanic { .. } => "guest_panic",
+            ErrorKind::FuelExhausted { .. } => "fuel_exhausted",
+            ErrorKind::DeadlineExceeded { .. } => "deadline_exceeded",
+            ErrorKind::MemoryLimit { .. } => "memory_limit",
+            ErrorKind::StackOverflow => "stack_overflow",
+            ErrorKind::Trap { .. } => "trap",
+            ErrorKind::BadPointer { .. } => "bad_pointer",
+            ErrorKind::OutputTooLarge { .. } => "output_too_large",
+            ErrorKind::HostTrap { .. } => "host_trap",
+            ErrorKind::DepthLimit { .. } => "depth_limit",
+            ErrorKind::HostStackLimit { .. } => "host_stack_limit",
+            ErrorKind::ReentrantHostCall { .. } => "reentrant_host_call",
+            ErrorKind::Internal { .. } => "internal",
+            ErrorKind::Link { .. } => "link",
+        }
+    }
+}
+
 /// A failed call: which function, what went wrong, and what it measured until then.
 #[derive(Clone, Debug)]
 pub struct CallError {
@@ -166,6 +193,7 @@ impl std::error::Error for CallError {}
 
 /// Why a function could not be loaded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// The package has no such function.
     #[error("{module} has no function `{function}`")]

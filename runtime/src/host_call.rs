@@ -10,7 +10,7 @@ use wasmod_host_abi::ValType;
 
 use crate::call_env::CallEnv;
 use crate::vm::panic_text;
-use crate::{HostContext, HostFunctionError, HostValue};
+use crate::{GuestTrap, HostContext, HostFunctionError, HostValue};
 
 fn to_host(v: &Value) -> HostValue {
     match v {
@@ -160,7 +160,7 @@ fn dispatch(
             env.data_mut().guest_fault = Some(message.clone());
             Err(RuntimeError::new(message))
         }
-        Ok(Err(HostFunctionError::Guest(e))) => Err(e),
+        Ok(Err(HostFunctionError::Guest(GuestTrap(e)))) => Err(e),
         Ok(Err(HostFunctionError::DeadlineExceeded)) => {
             env.data_mut().deadline_passed = true;
             Err(RuntimeError::new(format!("the deadline passed inside host function {}.{}", def.name, function.name)))

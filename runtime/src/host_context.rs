@@ -12,7 +12,7 @@ use wasmod_host_abi::abi::Region;
 use wasmod_host_abi::{GroupDef, HostFunctionDef};
 
 use crate::call_env::CallEnv;
-use crate::{CallError, CallLimits, CallerInfo, HostFunctionError, LoadedFunction};
+use crate::{CallError, CallLimits, CallerInfo, GuestTrap, HostFunctionError, LoadedFunction};
 
 /// The answer of [`HostContext::charge_log`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,7 +147,7 @@ impl HostContext<'_> {
             alloc.call(&mut store, len)
         };
         self.env.data_mut().in_callback = false;
-        let ptr = ptr.map_err(HostFunctionError::Guest)?;
+        let ptr = ptr.map_err(|e| HostFunctionError::Guest(GuestTrap(e)))?;
         if ptr == 0 {
             return Err(HostFunctionError::Trap(format!(
                 "the guest could not allocate {len} bytes (wasmod_alloc returned 0)"

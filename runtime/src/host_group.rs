@@ -39,8 +39,28 @@ impl HostValue {
     }
 }
 
+/// A trap of the guest while the host ran guest code on its behalf. Only the runtime
+/// makes one; a host function passes it on in [`HostFunctionError::Guest`], which is how
+/// the call learns what stopped the guest.
+pub struct GuestTrap(pub(crate) RuntimeError);
+
+impl fmt::Debug for GuestTrap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("GuestTrap").field(&self.0.message()).finish()
+    }
+}
+
+impl fmt::Display for GuestTrap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.message())
+    }
+}
+
+impl std::error::Error for GuestTrap {}
+
 /// What a host function may fail with.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum HostFunctionError {
     /// A status code returned to the guest (as a negative `i32`/`i64`, see
     /// `wasmod_host_abi::abi::status`); the call goes on.
@@ -57,8 +77,10 @@ pub enum HostFunctionError {
         /// The guest memory size at that time.
         memory_bytes: u64,
     },
-    /// The guest trapped while the host called back into it (e.g. in `wasmod_alloc`).
-    Guest(RuntimeError),
+    /// The guest trapped while the host called back into it (e.g. in `wasmod_alloc`,
+    /// from [`HostContext::return_bytes`]): pass it on with `?`, and the call ends as
+    /// the trap says (out of fuel, past the deadline, a trap).
+    Guest(GuestTrap),
     /// The host function could not finish before the call's deadline (it waited for a
     /// lock, say, until [`HostContext::remaining_time`] ran out): the call stops with
     /// `ErrorKind::DeadlineExceeded`.
@@ -75,7 +97,7 @@ impl fmt::Display for HostFunctionError {
             HostFunctionError::BadPointer { ptr, len, memory_bytes } => {
                 write!(f, "the guest passed the range {ptr:#x}+{len} but its memory is {memory_bytes} bytes")
             }
-            HostFunctionError::Guest(e) => write!(f, "the guest trapped in a callback: {}", e.message()),
+            HostFunctionError::Guest(e) => write!(f, "the guest trapped in a callback: {e}"),
             HostFunctionError::DeadlineExceeded => f.write_str("the call's deadline passed inside the host function"),
         }
     }

@@ -43,6 +43,7 @@ mod call;
 mod call_env;
 mod error;
 mod function;
+mod group_builder;
 mod host_call;
 mod host_context;
 mod host_group;
@@ -59,8 +60,9 @@ pub use artifact::{ArtifactCache, DirCache, NoCache};
 pub use builder::{RuntimeBuilder, WARM_INSTANCES_ENV};
 pub use error::{CallError, ErrorKind, LoadError};
 pub use function::{ArtifactSource, LoadedFunction};
+pub use group_builder::{GroupBuilder, IntoHostFunction, WasmResult, WasmValue};
 pub use host_context::{HostContext, LogCharge};
-pub use host_group::{CallerInfo, HostFunctionError, HostGroup, HostValue};
+pub use host_group::{CallerInfo, GuestTrap, HostFunctionError, HostGroup, HostValue};
 pub use limits::{CallLimits, CallMetrics, CallOptions, CallOutcome};
 #[doc(hidden)]
 pub use live::LiveInstance;

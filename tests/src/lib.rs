@@ -169,3 +169,22 @@ pub fn validated(archive: &[u8]) -> wasmod_validator::ValidatedPackage {
 pub fn wat_fixture_package(name: &str, groups: &[&str]) -> Vec<u8> {
     run_package("test.run", groups, wat(&wat_source(name)))
 }
+
+/// The entry word of a successful return of the `len` bytes at `ptr` (ABI v1).
+pub fn ok_word(ptr: u32, len: u32) -> i64 {
+    (i64::from(len) << 32) | i64::from(ptr)
+}
+
+/// A module `name` whose function `run` implements `subsystem` and returns `output`
+/// (or fails with it as its error message when `fails`); `deps` are its dependencies.
+pub fn constant_module(name: &str, subsystem: &str, output: &str, fails: bool, deps: &[&str]) -> Vec<u8> {
+    let word = ok_word(16, output.len() as u32) | if fails { i64::MIN } else { 0 };
+    let body = format!("i64.const {word}");
+    let extra = format!("(data (i32.const 16) {output:?})");
+    let deps: Vec<String> = deps.iter().map(|d| format!("{d:?}: \"^1\"")).collect();
+    let manifest = format!(
+        r#"(name: {name:?}, version: "1.0.0", dependencies: {{ {} }}, functions: {{ "run": (implements: {subsystem:?}) }})"#,
+        deps.join(", ")
+    );
+    package_from_files(&manifest, &[("run.wasm", wat(&abi_module("", &body, &extra)))])
+}

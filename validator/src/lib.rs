@@ -30,6 +30,7 @@
 //! and the store take one, so nothing unvalidated is ever compiled or installed.
 #![deny(missing_docs)]
 
+mod coherence;
 mod diagnostic;
 mod features;
 mod files;
@@ -39,8 +40,11 @@ mod wasm;
 
 use std::collections::BTreeMap;
 
+pub use coherence::PolicyProblem;
 pub use diagnostic::{Code, Diagnostic, DiagnosticLocation, Report, Severity};
-pub use policy::{FileLimits, HostPolicy, KvLimits, PolicyError, SubsystemDef, load_policy};
+pub use policy::{
+    Cardinality, FileLimits, HostPolicy, KvLimits, OnError, PolicyError, QuarantinePolicy, SubsystemDef, load_policy,
+};
 pub use signatures::type_hashes;
 use wasmod_manifest::{ArchiveError, ArchiveLimits, Function, Manifest, ManifestError, Package};
 
@@ -95,14 +99,33 @@ impl ValidatedPackage {
     }
 }
 
+/// Bytes that are not a wasm module wasmparser can read, with its message and where.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not a readable wasm module: {message} (at byte {offset})")]
+pub struct InvalidWasm {
+    /// wasmparser's message.
+    pub message: String,
+    /// The byte offset in the file where reading stopped.
+    pub offset: u64,
+}
+
+impl From<wasmparser::BinaryReaderError> for InvalidWasm {
+    fn from(e: wasmparser::BinaryReaderError) -> Self {
+        InvalidWasm { message: e.message().to_owned(), offset: e.offset() }
+    }
+}
+
 /// The imports of a wasm file as `(module, name)` pairs, in order (for tools such as
-/// `wasmod inspect`). Fails with the parser's message on invalid wasm.
-pub fn function_imports(wasm: &[u8]) -> Result<Vec<(String, String)>, String> {
+/// `wasmod inspect`).
+///
+/// # Errors
+/// [`InvalidWasm`] when the file cannot be read as far as its import section.
+pub fn function_imports(wasm: &[u8]) -> Result<Vec<(String, String)>, InvalidWasm> {
     let mut out = Vec::new();
     for payload in wasmparser::Parser::new(0).parse_all(wasm) {
-        if let wasmparser::Payload::ImportSection(section) = payload.map_err(|e| e.to_string())? {
+        if let wasmparser::Payload::ImportSection(section) = payload? {
             for import in section.into_imports() {
-                let import = import.map_err(|e| e.to_string())?;
+                let import = import?;
                 out.push((import.module.to_string(), import.name.to_string()));
             }
         }
@@ -165,7 +188,8 @@ pub fn validate_package(package: Package, policy: &HostPolicy) -> Result<Validat
 /// The policy's own coherence, engine identities of its signatures included: an
 /// incoherent policy rejects every package, and the report says it is the embedder's.
 fn check_policy(policy: &HostPolicy, report: &mut Report) {
-    let mut incoherent = policy.check().err().unwrap_or_default();
+    let mut incoherent: Vec<String> =
+        policy.check().err().unwrap_or_default().iter().map(ToString::to_string).collect();
     incoherent.extend(signatures::policy_collisions(policy));
     for p in incoherent {
         report.push(Diagnostic::new(

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use wasmod_host_abi::abi::INIT_HOOK;
 use wasmod_host_abi::groups::{GroupDef, STANDARD_GROUPS, standard_group};
-use wasmod_host_abi::names::check_dotted_name;
+
+use crate::PolicyProblem;
 
 /// A subsystem function of the host (an extension point), or a lifecycle hook.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,9 +22,61 @@ pub struct SubsystemDef {
     /// What the subsystem is for and what it passes in and expects out.
     #[serde(default)]
     pub doc: String,
+    /// How many active functions may implement it: `one` (an activation with two is
+    /// refused, naming both) or `many` (hooks, called in plan order), the default.
+    #[serde(default)]
+    pub cardinality: Cardinality,
+    /// What a failing implementation does when every implementation is called
+    /// (`Activation::call_each`): `stop` there (the default) or `collect` every result.
+    #[serde(default)]
+    pub on_error: OnError,
+}
+
+/// How many active functions may implement a subsystem.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cardinality {
+    /// At most one: the extension point has a single provider.
+    One,
+    /// Any number: a hook every active implementation gets, in plan order.
+    #[default]
+    Many,
+}
+
+/// What a failing implementation does when every implementation of a subsystem is called.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Stop at the first failure: the implementations after it are not called.
+    #[default]
+    Stop,
+    /// Call every implementation and report each result.
+    Collect,
 }
 
 impl SubsystemDef {
+    /// A subsystem whose implementations may import `groups`, with cardinality `many`
+    /// and `stop` on error.
+    pub fn new(groups: &[&str], doc: &str) -> Self {
+        SubsystemDef {
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            doc: doc.to_owned(),
+            cardinality: Cardinality::Many,
+            on_error: OnError::Stop,
+        }
+    }
+
+    /// The same with cardinality `one`: at most one active implementation.
+    pub fn one(self) -> Self {
+        SubsystemDef { cardinality: Cardinality::One, ..self }
+    }
+
+    /// The same with `collect` on error: calling every implementation goes on past a
+    /// failure.
+    pub fn collect_errors(self) -> Self {
+        SubsystemDef { on_error: OnError::Collect, ..self }
+    }
+
     /// The groups it allows, for a message: `log, kv`, or `no groups`.
     pub(crate) fn allowed_groups(&self) -> String {
         if self.groups.is_empty() { "no groups".into() } else { self.groups.join(", ") }
@@ -92,6 +145,26 @@ impl Default for KvLimits {
     }
 }
 
+/// When a function is quarantined: after `after_failures` consecutive failed calls
+/// that were not the function's own error return (traps, panics, timeouts, running out
+/// of fuel or memory, bad pointers, host traps), its calls fail fast for `cooldown_ms`;
+/// the first call after the cooldown runs again. A call that returns (a value or its own
+/// error) ends the streak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuarantinePolicy {
+    /// Consecutive failures before the quarantine starts; `0` never quarantines.
+    pub after_failures: u32,
+    /// How long the quarantine lasts, in milliseconds.
+    pub cooldown_ms: u64,
+}
+
+impl Default for QuarantinePolicy {
+    fn default() -> Self {
+        QuarantinePolicy { after_failures: 5, cooldown_ms: 30_000 }
+    }
+}
+
 /// Everything a host allows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,6 +185,9 @@ pub struct HostPolicy {
     /// Bounds on modules' `kv` data.
     #[serde(default)]
     pub kv: KvLimits,
+    /// When a function that keeps failing is set aside for a while.
+    #[serde(default)]
+    pub quarantine: QuarantinePolicy,
     /// What a subsystem that is not listed may use. `None` (the default) refuses
     /// functions implementing unlisted subsystems; a development host can set it to
     /// accept any subsystem name.
@@ -132,6 +208,7 @@ impl HostPolicy {
             subsystems: BTreeMap::new(),
             limits: FileLimits::default(),
             kv: KvLimits::default(),
+            quarantine: QuarantinePolicy::default(),
             any_subsystem: None,
         }
     }
@@ -141,17 +218,24 @@ impl HostPolicy {
     pub fn development() -> Self {
         let groups = all_standard_group_names();
         HostPolicy {
-            any_subsystem: Some(SubsystemDef { groups, doc: "any subsystem (development policy)".into() }),
+            any_subsystem: Some(SubsystemDef {
+                groups,
+                ..SubsystemDef::new(&[], "any subsystem (development policy)")
+            }),
             ..HostPolicy::new()
         }
     }
 
     /// Adds (or replaces) a subsystem that may use the given groups.
     pub fn with_subsystem(mut self, name: &str, groups: &[&str], doc: &str) -> Self {
-        self.subsystems.insert(
-            name.to_owned(),
-            SubsystemDef { groups: groups.iter().map(|g| g.to_string()).collect(), doc: doc.to_owned() },
-        );
+        self.subsystems.insert(name.to_owned(), SubsystemDef::new(groups, doc));
+        self
+    }
+
+    /// Adds (or replaces) a subsystem with every setting given (cardinality, failure
+    /// mode).
+    pub fn with_subsystem_def(mut self, name: &str, def: SubsystemDef) -> Self {
+        self.subsystems.insert(name.to_owned(), def);
         self
     }
 
@@ -179,52 +263,6 @@ impl HostPolicy {
         self.subsystems.get(name).or(self.any_subsystem.as_ref())
     }
 
-    /// Checks that the policy itself is coherent; returns every problem found.
-    pub fn check(&self) -> Result<(), Vec<String>> {
-        let mut problems = Vec::new();
-        for name in &self.standard_groups {
-            if standard_group(name).is_none() {
-                problems.push(format!("standard_groups: `{name}` is not a standard group"));
-            }
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        for g in &self.custom_groups {
-            if let Err(reason) = check_dotted_name(&g.name) {
-                problems.push(format!("custom group `{}`: name {reason}", g.name));
-            }
-            if standard_group(&g.name).is_some() {
-                problems.push(format!("custom group `{}` has the name of a standard group", g.name));
-            }
-            if !seen.insert(&g.name) {
-                problems.push(format!("custom group `{}` is defined twice", g.name));
-            }
-            let mut fns = std::collections::BTreeSet::new();
-            for f in g.functions.iter() {
-                if !fns.insert(&f.name) {
-                    problems.push(format!("custom group `{}`: function `{}` is defined twice", g.name, f.name));
-                }
-            }
-        }
-        if let Some(any) = &self.any_subsystem {
-            for g in &any.groups {
-                if self.group(g).is_none() {
-                    problems.push(format!("any_subsystem allows group `{g}`, which this policy does not offer"));
-                }
-            }
-        }
-        for (name, sub) in &self.subsystems {
-            if let Err(reason) = check_dotted_name(name) {
-                problems.push(format!("subsystem `{name}`: name {reason}"));
-            }
-            for g in &sub.groups {
-                if self.group(g).is_none() {
-                    problems.push(format!("subsystem `{name}` allows group `{g}`, which this policy does not offer"));
-                }
-            }
-        }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
-    }
-
     /// Whether `name` is the lifecycle hook.
     pub fn is_lifecycle_hook(name: &str) -> bool {
         name == INIT_HOOK
@@ -239,6 +277,7 @@ impl Default for HostPolicy {
 
 /// Why a host policy file could not be loaded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PolicyError {
     /// Not RON of the policy's shape.
     #[error("policy:{line}:{column}: {message}")]
@@ -252,8 +291,8 @@ pub enum PolicyError {
     },
     /// Parsed, but breaks the policy's own rules ([`HostPolicy::check`]); every problem,
     /// one message each.
-    #[error("the policy is incoherent:\n  {}", .0.join("\n  "))]
-    Incoherent(Vec<String>),
+    #[error("the policy is incoherent:\n  {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
+    Incoherent(Vec<PolicyProblem>),
 }
 
 /// Loads a host policy from RON text and checks its coherence. The format is the
@@ -324,7 +363,18 @@ mod tests {
         );
         p.standard_groups.push("fs".into());
         let problems = p.check().unwrap_err();
-        assert_eq!(problems.len(), 4, "{problems:#?}");
+        assert!(
+            matches!(
+                problems.as_slice(),
+                [
+                    PolicyProblem::UnknownStandardGroup(fs),
+                    PolicyProblem::GroupDefinedTwice(twice),
+                    PolicyProblem::BadSubsystemName { subsystem: bad, .. },
+                    PolicyProblem::GroupNotOffered { subsystem: bad2, group: nope },
+                ] if fs == "fs" && twice == "acme.inventory" && bad == "Bad" && bad2 == "Bad" && nope == "nope"
+            ),
+            "{problems:#?}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! [`Host::activate`]: resolve the request against the store, validate and load each
-//! planned module again, check the application's config, and run the `init` hooks in
-//! plan order with their kv writes held back until all succeed.
+//! planned module again, refuse a subsystem of cardinality `one` with several
+//! implementations, check the application's config, and run the `init` hooks in plan
+//! order with their kv writes held back until all succeed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -72,10 +73,20 @@ impl Host {
     }
 
     /// Activates the requested modules and their dependencies (see the crate docs).
+    ///
+    /// # Errors
+    /// [`Error::Resolve`] when the request cannot be resolved, [`Error::NoLongerValid`]
+    /// when a planned module fails validation under the current policy,
+    /// [`Error::TooManyImplementations`] when a subsystem of cardinality `one` would have
+    /// several implementations, [`Error::Config`] with every config problem, [`Error::Load`]
+    /// when a function cannot be compiled or loaded, [`Error::Init`] when an `init` hook
+    /// fails, and [`Error::Io`] or [`Error::Kv`] when the store or its kv data fail. Nothing
+    /// of a failed activation remains.
     pub fn activate(&self, request: &[Request], config: &AppConfig) -> Result<Activation, Error> {
         // The kv data first: creating it takes the store's write lock.
         let kv = self.kv()?;
         let LoadedPlan { plan, modules, installed_names } = self.load_plan(request)?;
+        crate::extension::check_cardinality(&self.inner.policy, &plan, &modules)?;
         // The store's locks are released: guest code (the hooks) never runs under them.
         let config = ConfigState::merge(modules.values().map(|m| &m.manifest), config, &installed_names)
             .map_err(Error::Config)?;
@@ -86,7 +97,9 @@ impl Host {
             config: RwLock::new(config),
             init: Mutex::new(Some(InitPhase::default())),
         });
-        let activation = Activation { state: state.clone(), plan, runtime: self.inner.runtime.clone() };
+        let policy = Arc::new(self.inner.policy.clone());
+        let stats = self.inner.stats.clone();
+        let activation = Activation { state: state.clone(), plan, runtime: self.inner.runtime.clone(), policy, stats };
 
         for planned in &activation.plan.modules {
             let active = &state.modules[&planned.name];

@@ -9,11 +9,12 @@ use wasmod_host_abi::ConfigValue;
 use wasmod_manifest::{Manifest, ModuleName};
 use wasmod_resolver::Plan;
 use wasmod_runtime::{CallLimits, CallOptions, CallOutcome, LoadedFunction, Runtime};
-use wasmod_validator::KvLimits;
+use wasmod_validator::{HostPolicy, KvLimits};
 
 use crate::Error;
 use crate::config::{ConfigState, Provenance};
 use crate::kv::{KvDatabase, KvError, Writes};
+use crate::stats::{FunctionStats, Statistics};
 
 /// One module of an activation: its manifest and its functions, loaded, by name.
 #[derive(Debug)]
@@ -152,6 +153,11 @@ pub struct Activation {
     pub(crate) state: Arc<ActivationState>,
     pub(crate) plan: Plan,
     pub(crate) runtime: Runtime,
+    /// The policy the activation was made under: its subsystems' settings decide how
+    /// calls by subsystem behave.
+    pub(crate) policy: Arc<HostPolicy>,
+    /// The host's statistics, which this activation's calls add to.
+    pub(crate) stats: Arc<Statistics>,
 }
 
 impl Activation {
@@ -184,8 +190,7 @@ impl Activation {
     /// [`Error::NotActive`] or [`Error::NoSuchFunction`] when there is no such function
     /// in the activation, [`Error::Call`] when the call fails.
     pub fn call(&self, module: &str, function: &str, input: &[u8]) -> Result<CallOutcome, Error> {
-        let f = self.function(module, function)?;
-        self.runtime.call_with(f, input, &self.options(None)).map_err(|e| Error::Call(Box::new(e)))
+        self.run(module, function, input, None)
     }
 
     /// Calls `function` of `module` under `limits` instead of the runtime's defaults.
@@ -199,8 +204,7 @@ impl Activation {
         input: &[u8],
         limits: CallLimits,
     ) -> Result<CallOutcome, Error> {
-        let f = self.function(module, function)?;
-        self.runtime.call_with(f, input, &self.options(Some(limits))).map_err(|e| Error::Call(Box::new(e)))
+        self.run(module, function, input, Some(limits))
     }
 
     /// Runs the `init` hook `hook` of an active module with no input: a failure of the
@@ -216,6 +220,28 @@ impl Activation {
             Ok(_) => Ok(()),
             Err(error) => Err(Error::Init { module: id, error: Box::new(error) }),
         }
+    }
+
+    /// Every function's statistics, of this activation's calls and of every other
+    /// activation of the same host ([`Host::statistics`](crate::Host::statistics)).
+    pub fn statistics(&self) -> Vec<FunctionStats> {
+        self.stats.snapshot()
+    }
+
+    /// A call of a function, counted in the statistics; refused while the function is
+    /// quarantined.
+    fn run(
+        &self,
+        module: &str,
+        function: &str,
+        input: &[u8],
+        limits: Option<CallLimits>,
+    ) -> Result<CallOutcome, Error> {
+        let f = self.function(module, function)?;
+        let record = self.stats.admit(f.info())?;
+        let result = self.runtime.call_with(f, input, &self.options(limits));
+        self.stats.finish(&record, &result);
+        result.map_err(|e| Error::Call(Box::new(e)))
     }
 
     fn options(&self, limits: Option<CallLimits>) -> CallOptions {

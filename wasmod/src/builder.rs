@@ -50,9 +50,19 @@ impl HostBuilder {
         self
     }
 
-    /// Adds a subsystem that may use `groups`.
+    /// Adds a subsystem that may use `groups`, with cardinality `many` (see
+    /// [`HostBuilder::extension_point`] for the rest).
     pub fn subsystem(mut self, name: &str, groups: &[&str], doc: &str) -> Self {
         self.policy = self.policy.with_subsystem(name, groups, doc);
+        self
+    }
+
+    /// Adds a subsystem with every setting given: its groups, its cardinality (`one`:
+    /// at most one active implementation) and what a failure does when every
+    /// implementation is called. For example
+    /// `SubsystemDef::new(&["log"], "Prices an order.").one()`.
+    pub fn extension_point(mut self, name: &str, def: crate::SubsystemDef) -> Self {
+        self.policy = self.policy.with_subsystem_def(name, def);
         self
     }
 
@@ -103,6 +113,11 @@ impl HostBuilder {
     }
 
     /// Opens (creating if needed) the store and builds the runtime.
+    ///
+    /// # Errors
+    /// [`Error::Policy`] with every problem of an incoherent policy, [`Error::Io`] when the
+    /// store directory cannot be made or read, [`Error::ArtifactKey`] when the key file
+    /// cannot be read or made.
     pub fn open(self) -> Result<Host, Error> {
         self.policy.check().map_err(Error::Policy)?;
         let store = Store::open(&self.store)?;
@@ -139,6 +154,7 @@ impl HostBuilder {
                 store,
                 kv: Mutex::new(None),
                 runtime: runtime.build(),
+                stats: Arc::new(crate::stats::Statistics::new(self.policy.quarantine)),
                 policy: self.policy,
                 archive_limits: self.archive_limits,
                 loaded: Mutex::new(HashMap::new()),

@@ -83,6 +83,7 @@ impl fmt::Display for Provenance {
 
 /// What is wrong with one application config value.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigProblem {
     /// Values for a module that is not installed at all (a typo, most likely). Values
     /// for installed modules that are not part of this activation are simply unused.

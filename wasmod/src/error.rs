@@ -2,10 +2,11 @@
 
 use wasmod_runtime::CallError;
 
-use crate::{ConfigProblem, KeyError, KvError, Report, ResolveError, StoreIoError};
+use crate::{ConfigProblem, KeyError, KvError, PolicyProblem, Report, ResolveError, StoreIoError};
 
 /// Everything that can go wrong, with the context to act on it.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The store directory could not be read or written.
     #[error(transparent)]
@@ -16,9 +17,9 @@ pub enum Error {
     /// The artifact key could not be read or made.
     #[error(transparent)]
     ArtifactKey(#[from] KeyError),
-    /// The host policy is incoherent.
-    #[error("the host policy is incoherent:\n  {}", .0.join("\n  "))]
-    Policy(Vec<String>),
+    /// The host policy is incoherent: every problem found.
+    #[error("the host policy is incoherent:\n  {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
+    Policy(Vec<PolicyProblem>),
     /// The package was rejected by validation (nothing was installed).
     #[error("{0}")]
     Rejected(Report),
@@ -104,4 +105,61 @@ pub enum Error {
     /// A function of an active module ran and failed (see `CallError::kind`).
     #[error(transparent)]
     Call(Box<CallError>),
+    /// An activation would have more than one implementation of a subsystem of
+    /// cardinality `one`, or a call of the single implementation found several.
+    #[error("subsystem `{subsystem}` takes one implementation, but the activation has {}: {}", .implementations.len(), .implementations.join(", "))]
+    TooManyImplementations {
+        /// The subsystem.
+        subsystem: String,
+        /// Each implementation, as `name@version (function)`, in plan order.
+        implementations: Vec<String>,
+    },
+    /// The function failed too often in a row and is quarantined: the call was not
+    /// run ([`QuarantinePolicy`](crate::QuarantinePolicy)).
+    #[error(
+        "{module} function `{function}` is quarantined after {failures} failures in a row; retry in {retry_after:?}"
+    )]
+    Quarantined {
+        /// The module.
+        module: String,
+        /// The function.
+        function: String,
+        /// The failures in a row that started the quarantine.
+        failures: u32,
+        /// How long until it may run again.
+        retry_after: std::time::Duration,
+    },
+    /// A new version of a module asks for groups the previously installed version did
+    /// not, and the install did not approve them
+    /// ([`InstallOptions::allow_new_grants`](crate::InstallOptions::allow_new_grants)).
+    #[error("{module} asks for groups {previous} was not granted: {}; approve them to install (`--allow-new-grants`)", .changes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    NewGrants {
+        /// The version being installed, `name@version`.
+        module: String,
+        /// The installed version it is compared with (the highest), `name@version`.
+        previous: String,
+        /// What each function asks for beyond the previous version's.
+        changes: Vec<crate::GrantChange>,
+    },
+    /// No active function implements the subsystem called.
+    #[error("no active module implements subsystem `{subsystem}`")]
+    NoImplementation {
+        /// The subsystem.
+        subsystem: String,
+    },
+    /// A typed call's input could not be encoded, or its output is not the type asked
+    /// for ([`Activation::call_json`](crate::Activation::call_json)).
+    #[error("{module}: the {direction} of `{function}` is not {format} of the type asked for: {reason}")]
+    Encoding {
+        /// The module called.
+        module: String,
+        /// The function called.
+        function: String,
+        /// `JSON` or `postcard`.
+        format: &'static str,
+        /// `input` (encoding failed) or `output` (decoding failed).
+        direction: &'static str,
+        /// The encoder's or decoder's message.
+        reason: String,
+    },
 }

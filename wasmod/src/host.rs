@@ -31,6 +31,8 @@ pub(crate) struct Inner {
     /// Serialises store mutations within this process (the store's lock file does it
     /// between processes).
     pub(crate) write_lock: RwLock<()>,
+    /// Every function's calls and quarantine, shared with the activations.
+    pub(crate) stats: Arc<crate::stats::Statistics>,
 }
 
 /// The embedder's handle on a module store. Cheap to clone; `Send + Sync`.
@@ -46,6 +48,13 @@ impl std::fmt::Debug for Host {
 }
 
 impl Host {
+    /// Every function's statistics: calls, failures by kind, wall time and fuel
+    /// (p50, p99 over the last [`STATS_WINDOW`](crate::STATS_WINDOW) calls) and
+    /// quarantine, by module, version and function, for every activation of this host.
+    pub fn statistics(&self) -> Vec<crate::FunctionStats> {
+        self.inner.stats.snapshot()
+    }
+
     /// The store directory the host was opened on (`HostBuilder::store`, default `./.wasmod`).
     pub fn store_dir(&self) -> &Path {
         self.inner.store.root()
@@ -57,11 +66,18 @@ impl Host {
     }
 
     /// Validates an archive without installing it.
+    ///
+    /// # Errors
+    /// The [`Report`] of every problem when the package is rejected.
     pub fn validate(&self, archive: &[u8]) -> Result<ValidatedPackage, Report> {
         wasmod_validator::validate_archive(archive, &self.inner.policy, &self.inner.archive_limits)
     }
 
     /// Resolves a request against the installed modules without running anything.
+    ///
+    /// # Errors
+    /// [`Error::Resolve`] with the reason the request cannot be resolved, [`Error::Io`] when
+    /// the store cannot be read.
     pub fn resolve(&self, request: &[Request]) -> Result<Plan, Error> {
         let installed = self.list()?.installed;
         let catalog = Catalog::new(installed.iter().map(|m| ModuleSpec::from_manifest(&m.manifest)))?;

@@ -3,8 +3,9 @@
 
 use std::time::Instant;
 
+use crate::grants::{InstallOptions, new_grants};
 use crate::host::HOST_WRITE_WAIT;
-use crate::{Error, Host, InstalledModule, ModuleName, Report, StoreListing, Version};
+use crate::{Error, Host, InstalledModule, Manifest, ModuleName, Report, StoreListing, Version};
 
 /// What a module keeps in its `kv` namespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +29,23 @@ pub struct InstallOutcome {
 
 impl Host {
     /// Installs a package: validate, compile every function, write atomically.
+    ///
+    /// # Errors
+    /// [`Error::Rejected`] with the validation report (nothing is installed),
+    /// [`Error::Conflict`] when the name and version are installed with other content,
+    /// [`Error::Load`] when a function does not compile, [`Error::Io`] when the store
+    /// cannot be written (the store is left as it was).
     pub fn install(&self, archive: &[u8]) -> Result<InstallOutcome, Error> {
+        self.install_with(archive, &InstallOptions::default())
+    }
+
+    /// Installs a package with options: [`InstallOptions::allow_new_grants`] approves a
+    /// version that asks for groups the previously installed version did not.
+    ///
+    /// # Errors
+    /// As [`Host::install`], and [`Error::NewGrants`] with the difference per function
+    /// when the version asks for new groups and they are not approved.
+    pub fn install_with(&self, archive: &[u8], options: &InstallOptions) -> Result<InstallOutcome, Error> {
         let validated = self.validate(archive).map_err(Error::Rejected)?;
         let manifest = validated.manifest().clone();
         let id = manifest.id();
@@ -50,13 +67,35 @@ impl Host {
                 Err(Error::Conflict { module: id })
             };
         }
+        if !options.allow_new_grants {
+            self.refuse_new_grants(&manifest)?;
+        }
         self.inner.store.install(&manifest, archive, &artifacts)?;
         tracing::info!(module = %id, "installed");
         Ok(InstallOutcome { id, report: validated.report().clone(), newly_installed: true })
     }
 
+    /// Refuses `manifest` if it asks for groups the highest installed version of its
+    /// module did not grant (under the store's write lock, which the caller holds).
+    fn refuse_new_grants(&self, manifest: &Manifest) -> Result<(), Error> {
+        let installed = self.listing()?.installed;
+        let previous = installed
+            .iter()
+            .filter(|m| m.manifest.name == manifest.name && m.manifest.version != manifest.version)
+            .max_by(|a, b| a.manifest.version.cmp(&b.manifest.version));
+        let Some(previous) = previous else { return Ok(()) };
+        let changes = new_grants(&previous.manifest, manifest);
+        if changes.is_empty() {
+            return Ok(());
+        }
+        Err(Error::NewGrants { module: manifest.id(), previous: previous.manifest.id(), changes })
+    }
+
     /// What the store holds: every intact module version by name then version, and the
     /// version directories that are damaged (they take no part in anything else).
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the store cannot be read (damaged versions are listed, not errors).
     pub fn list(&self) -> Result<StoreListing, Error> {
         let _lock = self.inner.store.read_lock()?;
         self.listing()
@@ -74,6 +113,10 @@ impl Host {
     /// Uninstalls a version. Refused with [`Error::InUse`] while another installed module
     /// needs it (a module with a requirement this version satisfies and no other
     /// installed version does); [`Host::uninstall_even_if_needed`] removes it anyway.
+    ///
+    /// # Errors
+    /// [`Error::NotInstalled`] when the version is not installed, [`Error::InUse`] naming
+    /// every installed module that needs it, [`Error::Io`] when the store cannot be written.
     pub fn uninstall(&self, name: &ModuleName, version: &Version) -> Result<(), Error> {
         self.remove(name, version, IfNeeded::Refuse)
     }
@@ -81,6 +124,9 @@ impl Host {
     /// Uninstalls a version even if other installed modules need it: they stay
     /// installed, and activating them fails to resolve until a version that fits is
     /// installed again.
+    ///
+    /// # Errors
+    /// As [`Host::uninstall`], without [`Error::InUse`].
     pub fn uninstall_even_if_needed(&self, name: &ModuleName, version: &Version) -> Result<(), Error> {
         self.remove(name, version, IfNeeded::Remove)
     }
@@ -109,6 +155,9 @@ impl Host {
 
     /// What a module keeps in its `kv` namespace, against its quota
     /// ([`KvLimits`](crate::KvLimits) in the policy).
+    ///
+    /// # Errors
+    /// [`Error::Kv`] when the kv data cannot be opened or read.
     pub fn kv_usage(&self, module: &ModuleName) -> Result<KvUsage, Error> {
         let (bytes, keys) = self.kv()?.usage(module.as_str())?;
         Ok(KvUsage { bytes, keys })
@@ -120,6 +169,10 @@ impl Host {
     /// sees it. Remove it when a name is retired. Refused while any version of the
     /// module is installed; activations made before its uninstall still serve and may
     /// write again, so purge once they are gone. Returns how many keys were deleted.
+    ///
+    /// # Errors
+    /// [`Error::StillInstalled`] while a version of the module is installed, [`Error::Kv`]
+    /// when the kv data cannot be written.
     pub fn purge_kv(&self, module: &ModuleName) -> Result<u64, Error> {
         let kv = self.kv()?;
         let _guard = self.inner.write_lock.write().unwrap_or_else(|p| p.into_inner());

@@ -4,32 +4,12 @@
 //! (*subsystems*) and the host-function groups each may use, opens a module store, and
 //! installs, activates and calls modules:
 //!
-//! ```no_run
-//! use wasmod::{AppConfig, Host, Request};
-//!
-//! # fn main() -> Result<(), wasmod::Error> {
-//! let host = Host::builder()
-//!     .store("./.wasmod")
-//!     .subsystem("orders.place", &["log", "kv", "modules"], "Places an order; JSON in and out.")
-//!     .subsystem("pricing.quote", &["config", "log"], "Prices an order.")
-//!     .subsystem("init", &["config", "log", "kv"], "Runs once when a module is activated.")
-//!     .open()?;
-//!
-//! // Install: validated against the policy, compiled, written atomically.
-//! let archive = std::fs::read("acme-orders-2.0.0.zip").unwrap();
-//! let installed = host.install(&archive)?;
-//! println!("installed {}", installed.id);
-//!
-//! // Activate: resolve dependencies, check config, run `init` hooks in order.
-//! let mut config = AppConfig::new();
-//! config.set("acme/pricing", "currency", "EUR");
-//! let active = host.activate(&[Request::parse("acme/orders", None).unwrap()], &config)?;
-//!
-//! // Call: a fresh instance per call, only the function's granted groups linked.
-//! let receipt = active.call("acme/orders", "place", br#"{"sku":"tea","quantity":2}"#)?;
-//! println!("{}", String::from_utf8_lossy(&receipt.output));
-//! # Ok(()) }
 //! ```
+#![doc = include_str!("../examples/embed.rs")]
+//! ```
+//!
+//! (This is `examples/embed.rs`; it runs as this crate's doctest. The same flow with a
+//! module built from Rust on the sdk and installed from a file is `cargo xtask demo`.)
 //!
 //! - **Store** ([`Host::install`], [`Host::uninstall`], [`Host::list`]): a directory
 //!   (default `./.wasmod`) with every installed version of every module, its compiled
@@ -47,6 +27,14 @@
 //!   its own and its dependencies' config and write its own keys (provenance recorded).
 //!   A failing hook aborts the activation and nothing of it remains: its config and its
 //!   `kv` writes are discarded.
+//! - **Extension points**: each subsystem of the policy says how many active functions
+//!   may implement it ([`Cardinality`]: `one`, or `many` for hooks). An activation lists
+//!   them in plan order ([`Activation::implementations`]) and calls by subsystem: the
+//!   single implementation ([`Activation::call_one`]) or each of them
+//!   ([`Activation::call_each`], stopping at the first failure or collecting every
+//!   result, as the subsystem's [`OnError`] says).
+//! - **Typed calls**: [`Activation::call_json`] and [`Activation::call_postcard`] encode
+//!   the input and decode the output as the sdk does on the guest's side.
 //! - **Standard groups**: `log` (to `tracing`, target `wasmod::guest`), `config`, `clock`,
 //!   `random`, `kv` (a namespace per module name in an embedded redb database, within the
 //!   policy's [`KvLimits`]; see [`Host::purge_kv`] for whose it is), `modules` (calls to
@@ -60,31 +48,41 @@ mod activation;
 mod builder;
 mod config;
 mod error;
+mod extension;
+mod grants;
 mod groups;
 mod host;
 mod install;
 mod key;
 mod kv;
+mod stats;
 mod store;
+mod typed_call;
 mod write_gate;
 
 pub use activation::Activation;
 pub use builder::HostBuilder;
 pub use config::{AppConfig, ConfigFileError, ConfigProblem, Provenance};
 pub use error::Error;
+pub use extension::{Implementation, SubsystemCall};
+pub use grants::{GrantChange, InstallOptions};
 pub use host::Host;
 pub use install::{InstallOutcome, KvUsage};
 pub use key::{KEY_FILE_ENV, KeyError};
 pub use kv::{KvError, MAX_KEY_BYTES, MAX_LIST_BYTES, MAX_VALUE_BYTES};
 pub use semver::{Version, VersionReq};
+pub use stats::{FunctionStats, STATS_WINDOW};
 pub use store::{DamagedVersion, InstalledModule, StoreIoError, StoreListing};
 pub use wasmod_host_abi::{ConfigType, ConfigValue, GroupDef, HostFunctionDef, Signature, ValType};
-pub use wasmod_manifest::{ArchiveError, ArchiveLimits, Manifest, ManifestError, ModuleName, Package};
-pub use wasmod_resolver::{Plan, PlannedModule, Request, ResolveError};
+pub use wasmod_manifest::{
+    ArchiveError, ArchiveLimits, InvalidModuleName, Manifest, ManifestError, ModuleName, Package,
+};
+pub use wasmod_resolver::{ParseError, Plan, PlannedModule, Request, ResolveError};
 pub use wasmod_runtime::{
-    CallError, CallLimits, CallMetrics, CallOutcome, ErrorKind, HostContext, HostFunctionError, HostGroup, HostValue,
+    CallError, CallLimits, CallMetrics, CallOutcome, ErrorKind, GroupBuilder, GuestTrap, HostContext,
+    HostFunctionError, HostGroup, HostValue,
 };
 pub use wasmod_validator::{
-    Code, Diagnostic, FileLimits, HostPolicy, KvLimits, PolicyError, Report, Severity, SubsystemDef, ValidatedPackage,
-    function_imports, load_policy,
+    Cardinality, Code, Diagnostic, FileLimits, HostPolicy, InvalidWasm, KvLimits, OnError, PolicyError, PolicyProblem,
+    QuarantinePolicy, Report, Severity, SubsystemDef, ValidatedPackage, function_imports, load_policy,
 };

@@ -286,3 +286,18 @@ fn code_map_matches_the_tree() -> Result<()> {
     }
     check("ARCHITECTURE.md's code map should match the tree", offenders)
 }
+
+/// README's embedding example is `wasmod/examples/embed.rs` (from its `use` line on),
+/// which CI builds: the copy a reader sees is code that compiles and runs.
+#[test]
+fn readme_embedding_example_is_the_built_example() -> Result<()> {
+    let example = read(&root().join("wasmod/examples/embed.rs"))?;
+    let body = example.find("use wasmod::").map_or("", |at| &example[at..]).trim_end();
+    let readme = read(&root().join("README.md"))?;
+    let offenders = if !body.is_empty() && readme.contains(&format!("```rust\n{body}\n```")) {
+        Vec::new()
+    } else {
+        vec!["README.md's `## Embedding` block differs from wasmod/examples/embed.rs".to_owned()]
+    };
+    check("README.md should show wasmod/examples/embed.rs as it is", offenders)
+}

@@ -2,6 +2,7 @@
 //! its functions called.
 
 use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -74,14 +75,8 @@ impl Render for Called {
 
 pub(crate) fn run(cli: &Cli, args: &CallArgs) -> Result<Called> {
     let host = open(cli)?;
-    let input = input(args)?;
-    let app = match &args.config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading the config {}", p.display()))?;
-            AppConfig::from_ron(&text).with_context(|| format!("in the config {}", p.display()))?
-        }
-        None => AppConfig::new(),
-    };
+    let input = read_input(args.input.as_deref(), args.data.as_deref())?;
+    let app = read_config(args.config.as_deref())?;
     let mut request = vec![parse_request(&args.module)?];
     for w in &args.with {
         request.push(parse_request(w)?);
@@ -93,17 +88,24 @@ pub(crate) fn run(cli: &Cli, args: &CallArgs) -> Result<Called> {
 }
 
 /// The input: `--input FILE` (`-` for stdin), `--data TEXT`, or nothing.
-fn input(args: &CallArgs) -> Result<Vec<u8>> {
-    Ok(match (&args.input, &args.data) {
+pub(crate) fn read_input(input: Option<&Path>, data: Option<&str>) -> Result<Vec<u8>> {
+    Ok(match (input, data) {
         (Some(p), _) if p.as_os_str() == "-" => {
             let mut buf = Vec::new();
             std::io::stdin().read_to_end(&mut buf).context("reading the input from stdin")?;
             buf
         }
         (Some(p), _) => std::fs::read(p).with_context(|| format!("reading the input {}", p.display()))?,
-        (None, Some(d)) => d.clone().into_bytes(),
+        (None, Some(d)) => d.as_bytes().to_vec(),
         (None, None) => Vec::new(),
     })
+}
+
+/// The application config of `--config FILE`, or none.
+pub(crate) fn read_config(path: Option<&Path>) -> Result<AppConfig> {
+    let Some(p) = path else { return Ok(AppConfig::new()) };
+    let text = std::fs::read_to_string(p).with_context(|| format!("reading the config {}", p.display()))?;
+    AppConfig::from_ron(&text).with_context(|| format!("in the config {}", p.display()))
 }
 
 /// The default limits, with what the options set.

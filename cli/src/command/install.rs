@@ -57,10 +57,11 @@ impl Render for PackageResult {
 /// at the end in JSON). Returns whether any failed.
 pub(crate) fn run(cli: &Cli, args: &InstallArgs) -> Result<bool> {
     let host = open(cli)?;
+    let options = wasmod::InstallOptions { allow_new_grants: args.allow_new_grants };
     let mut results = Vec::new();
     for path in &args.packages {
         let package = path.clone();
-        let result = match host.install(&read_archive(path)?) {
+        let result = match host.install_with(&read_archive(path)?, &options) {
             Ok(done) => {
                 PackageResult::Installed { installed: done.id, new: done.newly_installed, package, report: done.report }
             }

@@ -2,6 +2,7 @@
 //! [`crate::output`] renders as text or JSON.
 
 pub(crate) mod call;
+pub(crate) mod dispatch;
 pub(crate) mod inspect;
 pub(crate) mod install;
 pub(crate) mod list;

@@ -21,6 +21,7 @@ use wasmod_manifest::{ArchiveError, Manifest, ManifestError, write_package};
 
 /// Why packing failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PackError {
     /// The manifest is invalid.
     #[error(transparent)]
