@@ -33,6 +33,15 @@
 //!   single implementation ([`Activation::call_one`]) or each of them
 //!   ([`Activation::call_each`], stopping at the first failure or collecting every
 //!   result, as the subsystem's [`OnError`] says).
+//! - **Upgrades**: installing a newer version never touches an activation that is
+//!   serving calls. Activate again beside it ([`Host::activate`]) and swap to the new
+//!   [`Activation`] when that succeeds; a failure (a config the new schemas refuse, a
+//!   failing `init`) leaves the old one serving, and the `kv` data carries over (it
+//!   belongs to the module name). A version whose functions ask for groups the
+//!   installed version's did not is refused unless approved
+//!   ([`Host::install_with`], [`InstallOptions::allow_new_grants`]).
+//! - **Failure policy**: every call is counted ([`Host::statistics`]); a function that
+//!   fails too often in a row is quarantined for a while ([`QuarantinePolicy`]).
 //! - **Typed calls**: [`Activation::call_json`] and [`Activation::call_postcard`] encode
 //!   the input and decode the output as the sdk does on the guest's side.
 //! - **Standard groups**: `log` (to `tracing`, target `wasmod::guest`), `config`, `clock`,
@@ -75,14 +84,17 @@ pub use stats::{FunctionStats, STATS_WINDOW};
 pub use store::{DamagedVersion, InstalledModule, StoreIoError, StoreListing};
 pub use wasmod_host_abi::{ConfigType, ConfigValue, GroupDef, HostFunctionDef, Signature, ValType};
 pub use wasmod_manifest::{
-    ArchiveError, ArchiveLimits, InvalidModuleName, Manifest, ManifestError, ModuleName, Package,
+    ArchiveError, ArchiveLimits, ConfigKey, Function, InvalidModuleName, Manifest, ManifestError, ModuleName, Package,
+    Problem, ProblemKind, TextPosition,
 };
-pub use wasmod_resolver::{ParseError, Plan, PlannedModule, Request, ResolveError};
+pub use wasmod_resolver::{CycleStep, ParseError, Plan, PlannedModule, Request, Requirement, Requirer, ResolveError};
 pub use wasmod_runtime::{
-    CallError, CallLimits, CallMetrics, CallOutcome, ErrorKind, GroupBuilder, GuestTrap, HostContext,
-    HostFunctionError, HostGroup, HostValue,
+    CallError, CallLimits, CallMetrics, CallOutcome, CallerInfo, ErrorKind, GroupBuilder, GuestTrap, HostContext,
+    HostFunctionError, HostGroup, HostValue, IntoHostFunction, LoadError, LoadedFunction, LogCharge, WasmResult,
+    WasmValue,
 };
 pub use wasmod_validator::{
-    Cardinality, Code, Diagnostic, FileLimits, HostPolicy, InvalidWasm, KvLimits, OnError, PolicyError, PolicyProblem,
-    QuarantinePolicy, Report, Severity, SubsystemDef, ValidatedPackage, function_imports, load_policy,
+    Cardinality, Code, Diagnostic, DiagnosticLocation, FileLimits, HostPolicy, InvalidWasm, KvLimits, OnError,
+    PolicyError, PolicyProblem, QuarantinePolicy, Report, Severity, SubsystemDef, ValidatedPackage, function_imports,
+    load_policy,
 };
