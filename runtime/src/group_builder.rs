@@ -80,7 +80,14 @@ impl GroupBuilder {
     {
         self.with(name, doc, BYTES_CALL_SIGNATURE, move |cx, args| {
             let input = cx.read(arg_i32(args, 0)?, arg_i32(args, 1)?)?;
-            let output = f(cx, &input)?;
+            let output = match f(cx, &input) {
+                Ok(output) => output,
+                // A status is negative (ABI v1); another would read as a region.
+                Err(HostFunctionError::Status(code)) if code >= 0 => {
+                    return Err(HostFunctionError::Trap(format!("returned status {code}, but a status is negative")));
+                }
+                Err(e) => return Err(e),
+            };
             Ok(Some(HostValue::I64(cx.return_bytes(&output)?)))
         })
     }

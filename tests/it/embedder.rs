@@ -254,7 +254,10 @@ fn an_embedder_group_built_from_closures_is_validated_and_linked_from_one_defini
     // A status from the closure reaches the guest as its result: here, returned as the
     // entry's word, it is refused as output (a negative word is an error region).
     let refused = active.call_postcard::<_, u32>("s/reserve", "run", &("cake".to_string(), 1u32));
-    assert!(matches!(refused, Err(Error::Call(_))), "{refused:?}");
+    assert!(
+        matches!(&refused, Err(Error::Call(e)) if matches!(e.kind, wasmod::ErrorKind::OutputTooLarge { .. })),
+        "{refused:?}"
+    );
 }
 
 #[test]
@@ -314,9 +317,14 @@ fn a_function_that_keeps_trapping_is_quarantined_and_its_calls_fail_fast() {
 
     // After the cooldown the function runs again; failing again, it is set aside again.
     std::thread::sleep(std::time::Duration::from_millis(350));
-    assert!(matches!(active.call("q/traps", "run", b""), Err(Error::Call(_))));
+    let trial = active.call("q/traps", "run", b"");
+    assert!(matches!(&trial, Err(Error::Call(e)) if matches!(e.kind, wasmod::ErrorKind::Trap { .. })), "{trial:?}");
     assert!(matches!(active.call("q/traps", "run", b""), Err(Error::Quarantined { failures: 4, .. })));
     assert_eq!(stats_of(&host, "q/traps").quarantines, 2);
+    // An uninstalled version's record goes with it.
+    drop(active);
+    host.uninstall(&"q/traps".parse().unwrap(), &"1.0.0".parse().unwrap()).unwrap();
+    assert!(host.statistics().is_empty());
 }
 
 #[test]
@@ -328,7 +336,11 @@ fn a_function_returning_its_own_error_is_not_quarantined_and_statistics_measure_
     host.install(&echo("q/echo")).unwrap();
     let active = host.activate(&[req("q/refuses"), req("q/echo")], &AppConfig::new()).unwrap();
     for _ in 0..10 {
-        assert!(matches!(active.call("q/refuses", "run", b""), Err(Error::Call(_))));
+        let refused = active.call("q/refuses", "run", b"");
+        assert!(
+            matches!(&refused, Err(Error::Call(e)) if matches!(e.kind, wasmod::ErrorKind::GuestError { .. })),
+            "{refused:?}"
+        );
         assert_eq!(active.call("q/echo", "run", b"hello").unwrap().output, b"hello");
     }
     let refuses = stats_of(&host, "q/refuses");
@@ -437,4 +449,17 @@ fn an_upgrade_is_prepared_beside_the_serving_activation_and_keeps_the_kv_data() 
     // The kv data belongs to the module name: the new version reads what the old wrote.
     let read: Option<String> = serving.call_json("fixtures/base", "kv_read", "order").unwrap();
     assert_eq!(read.as_deref(), Some("42"));
+}
+
+#[test]
+fn the_lifecycle_hook_is_not_an_extension_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path());
+    host.install(&package("lifecycle-base")).unwrap();
+    let active = host.activate(&[req("fixtures/base")], &AppConfig::new()).unwrap();
+    // `init` ran once, in the activation's init phase; nothing runs it again.
+    assert!(active.implementations("init").is_empty());
+    assert!(active.call_each("init", b"").is_empty());
+    assert!(matches!(active.call_one("init", b""), Err(Error::NoImplementation { .. })));
+    assert_eq!(active.implementations("test.run").len(), 4);
 }

@@ -188,7 +188,8 @@ impl Activation {
     ///
     /// # Errors
     /// [`Error::NotActive`] or [`Error::NoSuchFunction`] when there is no such function
-    /// in the activation, [`Error::Call`] when the call fails.
+    /// in the activation, [`Error::Quarantined`] while the function is quarantined (the
+    /// call is not run), [`Error::Call`] when the call fails.
     pub fn call(&self, module: &str, function: &str, input: &[u8]) -> Result<CallOutcome, Error> {
         self.run(module, function, input, None)
     }

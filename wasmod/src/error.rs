@@ -107,7 +107,7 @@ pub enum Error {
     Call(Box<CallError>),
     /// An activation would have more than one implementation of a subsystem of
     /// cardinality `one`, or a call of the single implementation found several.
-    #[error("subsystem `{subsystem}` takes one implementation, but the activation has {}: {}", .implementations.len(), .implementations.join(", "))]
+    #[error("subsystem `{subsystem}` needs exactly one implementation here, but the activation has {}: {}", .implementations.len(), .implementations.join(", "))]
     TooManyImplementations {
         /// The subsystem.
         subsystem: String,
@@ -132,7 +132,7 @@ pub enum Error {
     /// A new version of a module asks for groups the previously installed version did
     /// not, and the install did not approve them
     /// ([`InstallOptions::allow_new_grants`](crate::InstallOptions::allow_new_grants)).
-    #[error("{module} asks for groups {previous} was not granted: {}; approve them to install (`--allow-new-grants`)", .changes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    #[error("{module} asks for groups {previous} was not granted: {}; approve them to install (`InstallOptions::allow_new_grants`, or the CLI's `--allow-new-grants`)", .changes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     NewGrants {
         /// The version being installed, `name@version`.
         module: String,

@@ -44,6 +44,10 @@ pub(crate) fn implementations_in(
     subsystem: &str,
 ) -> Vec<Implementation> {
     let mut found = Vec::new();
+    // The lifecycle hook is the activation's to run, once, in its init phase.
+    if HostPolicy::is_lifecycle_hook(subsystem) {
+        return found;
+    }
     for planned in &plan.modules {
         let Some(active) = modules.get(&planned.name) else { continue };
         for (name, function) in &active.manifest.functions {
@@ -59,21 +63,24 @@ pub(crate) fn implementations_in(
     found
 }
 
-/// Refuses an activation in which a subsystem of cardinality `one` has more than one
-/// implementation, naming them all (the first such subsystem by name).
+/// Refuses an activation in which a subsystem of cardinality `one` (listed, or taken
+/// from `any_subsystem`) has more than one implementation, naming them all (the first
+/// such subsystem by name).
 pub(crate) fn check_cardinality(
     policy: &HostPolicy,
     plan: &Plan,
     modules: &BTreeMap<ModuleName, ActiveModule>,
 ) -> Result<(), Error> {
-    for (subsystem, def) in &policy.subsystems {
-        if def.cardinality != Cardinality::One {
+    let implemented: std::collections::BTreeSet<&str> =
+        modules.values().flat_map(|m| m.manifest.functions.values().map(|f| f.implements.as_str())).collect();
+    for subsystem in implemented {
+        if policy.subsystem(subsystem).is_none_or(|def| def.cardinality != Cardinality::One) {
             continue;
         }
         let found = implementations_in(plan, modules, subsystem);
         if found.len() > 1 {
             return Err(Error::TooManyImplementations {
-                subsystem: subsystem.clone(),
+                subsystem: subsystem.to_owned(),
                 implementations: found.iter().map(Implementation::to_string).collect(),
             });
         }

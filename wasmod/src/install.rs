@@ -144,6 +144,7 @@ impl Host {
             return Err(Error::InUse { module: id, dependents });
         }
         self.inner.store.uninstall(name, version)?;
+        self.inner.stats.forget(name, version);
         self.inner
             .loaded
             .lock()

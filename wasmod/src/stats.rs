@@ -83,9 +83,21 @@ pub(crate) struct Record {
     errors: BTreeMap<&'static str, u64>,
     consecutive: u32,
     quarantines: u64,
+    /// The failures in a row that started the quarantine in force.
+    quarantined_after: u32,
     quarantined_until: Option<Instant>,
+    /// The one call let through after a cooldown is running.
+    trial: bool,
     wall_ns: Window,
     fuel: Window,
+}
+
+impl Record {
+    /// The function answered: its streak of failures, and any quarantine, end.
+    fn end_streak(&mut self) {
+        self.consecutive = 0;
+        self.quarantined_until = None;
+    }
 }
 
 type Key = (ModuleName, Version, String);
@@ -110,52 +122,64 @@ impl Statistics {
         self.records.write().unwrap_or_else(|p| p.into_inner()).entry(key).or_default().clone()
     }
 
-    /// Before a call: refuses it while the function is quarantined.
+    /// Before a call: refuses it while the function is quarantined. When the cooldown
+    /// is over, exactly one call is let through as a trial (the others are refused until
+    /// it ends): if it fails, the quarantine starts again.
     pub(crate) fn admit(&self, f: &CallerInfo) -> Result<Arc<Mutex<Record>>, Error> {
         let record = self.record(f);
         {
             let mut r = record.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(until) = r.quarantined_until {
                 let now = Instant::now();
-                if now < until {
+                if now < until || r.trial {
                     r.calls += 1;
                     *r.errors.entry("quarantined").or_default() += 1;
                     return Err(Error::Quarantined {
                         module: f.module.to_string(),
                         function: f.function.clone(),
-                        failures: r.consecutive,
-                        retry_after: until - now,
+                        failures: r.quarantined_after,
+                        retry_after: until.saturating_duration_since(now),
                     });
                 }
-                r.quarantined_until = None;
+                r.trial = true;
             }
         }
         Ok(record)
     }
 
     /// After a call that ran: counts it, and starts a quarantine after the policy's
-    /// number of failures in a row.
+    /// number of failures in a row (unless one is in force already). Kinds that say the
+    /// function was not run, or that the engine failed, neither count nor end a streak.
     pub(crate) fn finish(&self, record: &Mutex<Record>, result: &Result<CallOutcome, CallError>) {
         let mut r = record.lock().unwrap_or_else(|p| p.into_inner());
         r.calls += 1;
+        r.trial = false;
         let metrics = match result {
             Ok(outcome) => {
                 r.succeeded += 1;
-                r.consecutive = 0;
+                r.end_streak();
                 Some(&outcome.metrics)
             }
             Err(e) => {
                 *r.errors.entry(e.kind.name()).or_default() += 1;
-                if matches!(e.kind, ErrorKind::GuestError { .. }) {
-                    r.consecutive = 0;
-                } else {
-                    r.consecutive = r.consecutive.saturating_add(1);
-                    let after = self.policy.after_failures;
-                    if after > 0 && r.consecutive >= after {
-                        r.quarantines += 1;
-                        r.quarantined_until = Some(Instant::now() + Duration::from_millis(self.policy.cooldown_ms));
-                        tracing::warn!(module = %e.module(), function = e.function(), failures = r.consecutive,
-                            "a function that keeps failing is quarantined");
+                match e.kind {
+                    // An answer: the function works.
+                    ErrorKind::GuestError { .. } => r.end_streak(),
+                    // Not the function's doing: it did not run, or the engine failed. (A
+                    // trial that ends so told nothing: the next call is the trial.)
+                    ErrorKind::DepthLimit { .. } | ErrorKind::HostStackLimit { .. } | ErrorKind::Internal { .. } => {}
+                    _ => {
+                        r.consecutive = r.consecutive.saturating_add(1);
+                        let after = self.policy.after_failures;
+                        let in_force = r.quarantined_until.is_some_and(|u| Instant::now() < u);
+                        if after > 0 && r.consecutive >= after && !in_force {
+                            r.quarantines += 1;
+                            r.quarantined_after = r.consecutive;
+                            let cooldown = Duration::from_millis(self.policy.cooldown_ms);
+                            r.quarantined_until = Instant::now().checked_add(cooldown);
+                            tracing::warn!(module = %e.module(), function = e.function(), failures = r.consecutive,
+                                "a function that keeps failing is quarantined");
+                        }
                     }
                 }
                 e.metrics.as_ref()
@@ -165,6 +189,12 @@ impl Statistics {
             r.wall_ns.push(u64::try_from(m.wall.as_nanos()).unwrap_or(u64::MAX));
             r.fuel.push(m.fuel_used);
         }
+    }
+
+    /// Forgets the records of a module version (it was uninstalled), so that the table
+    /// holds only versions that are installed.
+    pub(crate) fn forget(&self, module: &ModuleName, version: &Version) {
+        self.records.write().unwrap_or_else(|p| p.into_inner()).retain(|(m, v, _), _| !(m == module && v == version));
     }
 
     /// Every function's statistics, by module, version and function.
