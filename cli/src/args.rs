@@ -118,13 +118,10 @@ pub(crate) struct ResolveArgs {
     pub(crate) modules: Vec<String>,
 }
 
+/// What a call runs on: its input and the application's config (shared by `call` and
+/// `dispatch`).
 #[derive(Args, Debug)]
-pub(crate) struct DispatchArgs {
-    /// The subsystem whose implementations are called (e.g. `audit.record`).
-    pub(crate) subsystem: String,
-    /// The modules to activate: `name` or `name@requirement`.
-    #[arg(required = true)]
-    pub(crate) modules: Vec<String>,
+pub(crate) struct CallInput {
     /// Read the input from a file, or `-` for stdin.
     #[arg(long, conflicts_with = "data")]
     pub(crate) input: Option<PathBuf>,
@@ -137,20 +134,24 @@ pub(crate) struct DispatchArgs {
 }
 
 #[derive(Args, Debug)]
+pub(crate) struct DispatchArgs {
+    /// The subsystem whose implementations are called (e.g. `audit.record`).
+    pub(crate) subsystem: String,
+    /// The modules to activate: `name` or `name@requirement`.
+    #[arg(required = true)]
+    pub(crate) modules: Vec<String>,
+    #[command(flatten)]
+    pub(crate) call: CallInput,
+}
+
+#[derive(Args, Debug)]
 pub(crate) struct CallArgs {
     /// The module to call: `name` or `name@requirement` (e.g. `acme/orders@^2`).
     pub(crate) module: String,
     /// The function to call, as the module's manifest names it.
     pub(crate) function: String,
-    /// Read the input from a file, or `-` for stdin.
-    #[arg(long, conflicts_with = "data")]
-    pub(crate) input: Option<PathBuf>,
-    /// The input as a literal string.
-    #[arg(long)]
-    pub(crate) data: Option<String>,
-    /// The application config (RON: module -> key -> value).
-    #[arg(long)]
-    pub(crate) config: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) call: CallInput,
     /// Also activate these modules (`name` or `name@requirement`).
     #[arg(long = "with")]
     pub(crate) with: Vec<String>,

@@ -75,8 +75,8 @@ impl Render for Called {
 
 pub(crate) fn run(cli: &Cli, args: &CallArgs) -> Result<Called> {
     let host = open(cli)?;
-    let input = read_input(args.input.as_deref(), args.data.as_deref())?;
-    let app = read_config(args.config.as_deref())?;
+    let input = read_input(args.call.input.as_deref(), args.call.data.as_deref())?;
+    let app = read_config(args.call.config.as_deref())?;
     let mut request = vec![parse_request(&args.module)?];
     for w in &args.with {
         request.push(parse_request(w)?);

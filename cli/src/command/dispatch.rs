@@ -55,8 +55,8 @@ impl Render for Dispatched {
 
 pub(crate) fn run(cli: &Cli, args: &DispatchArgs) -> Result<Dispatched> {
     let host = open(cli)?;
-    let input = read_input(args.input.as_deref(), args.data.as_deref())?;
-    let app = read_config(args.config.as_deref())?;
+    let input = read_input(args.call.input.as_deref(), args.call.data.as_deref())?;
+    let app = read_config(args.call.config.as_deref())?;
     let request = args.modules.iter().map(|m| parse_request(m)).collect::<Result<Vec<_>>>()?;
     let activation = host.activate(&request, &app)?;
     let results = activation.call_each(&args.subsystem, &input);
