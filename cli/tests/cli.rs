@@ -169,3 +169,28 @@ fn dispatch_calls_every_implementation_in_plan_order() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no active module implements subsystem `nobody.home`"));
 }
+
+#[test]
+fn an_upgrade_asking_for_new_groups_needs_allow_new_grants() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let wasm = wasmod_tests::wat(&wasmod_tests::abi_module("", "i64.const 0", ""));
+    let release = |version: &str, groups: &[&str]| {
+        let manifest = wasmod_tests::run_manifest("test.run", groups).replace("1.0.0", version);
+        let path = dir.path().join(format!("m-{version}.zip"));
+        std::fs::write(&path, wasmod_tests::package_from_files(&manifest, &[("run.wasm", wasm.clone())])).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    ok(&wasmod(&store, &["install", &release("1.0.0", &["log"])]));
+    let before = ok(&wasmod(&store, &["--json", "list"]));
+
+    let wider = release("1.1.0", &["kv", "log"]);
+    let out = wasmod(&store, &["install", &wider]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("hostile/m@1.1.0 asks for groups hostile/m@1.0.0 was not granted: run: +kv"), "{stderr}");
+    assert_eq!(ok(&wasmod(&store, &["--json", "list"])), before, "nothing was installed");
+
+    let installed = ok(&wasmod(&store, &["install", "--allow-new-grants", &wider]));
+    assert!(installed.contains("installed hostile/m@1.1.0"), "{installed}");
+}

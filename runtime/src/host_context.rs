@@ -12,7 +12,7 @@ use wasmod_host_abi::abi::Region;
 use wasmod_host_abi::{GroupDef, HostFunctionDef};
 
 use crate::call_env::CallEnv;
-use crate::{CallError, CallLimits, CallerInfo, GuestTrap, HostFunctionError, LoadedFunction};
+use crate::{CallError, CallLimits, CallOutcome, CallerInfo, GuestTrap, HostFunctionError, LoadedFunction};
 
 /// The answer of [`HostContext::charge_log`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,13 +162,14 @@ impl HostContext<'_> {
     /// same deadline, with at most the caller's remaining fuel and the memory pages the
     /// caller does not use; the fuel it uses is charged to the caller. So a chain of
     /// calls shares the top call's fuel, memory and time. Fails with
-    /// `ErrorKind::DepthLimit` past the call's depth limit.
+    /// `ErrorKind::DepthLimit` past the call's depth limit. Returns the callee's output
+    /// and what it measured.
     pub fn call_module(
         &mut self,
         callee: &LoadedFunction,
         input: &[u8],
         data: Option<Arc<dyn Any + Send + Sync>>,
-    ) -> Result<Vec<u8>, CallError> {
+    ) -> Result<CallOutcome, CallError> {
         let (runtime, mut limits, deadline, depth, fuel) = {
             let env = self.env.data();
             (env.runtime, env.limits, env.deadline, env.depth, env.fuel)
@@ -203,6 +204,6 @@ impl HostContext<'_> {
         {
             self.env.data_mut().deadline_passed = true;
         }
-        result.map(|o| o.output)
+        result
     }
 }

@@ -353,6 +353,49 @@ fn a_function_returning_its_own_error_is_not_quarantined_and_statistics_measure_
     assert!(echo.wall_p99 >= echo.wall_p50 && echo.wall_p99 > std::time::Duration::ZERO, "{echo:?}");
 }
 
+#[test]
+fn nested_calls_and_init_hooks_count_and_a_quarantined_callee_is_refused_to_its_caller() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = quarantining_host(dir.path(), 60_000);
+    host.install(&one_function("n/callee", "unreachable")).unwrap();
+    // `run` calls `n/callee.run` and answers whatever came back; `init` does nothing.
+    let run = wat(r#"(module
+        (import "wasmod:modules@1" "call" (func $call (param i32 i32 i32 i32 i32 i32) (result i64)))
+        (memory (export "memory") 1)
+        (data (i32.const 0) "n/callee")
+        (data (i32.const 16) "run")
+        (func (export "__wasmod_abi_v1"))
+        (func (export "wasmod_alloc") (param i32) (result i32) i32.const 1024)
+        (func (export "run") (param i32 i32) (result i64)
+          (drop (call $call (i32.const 0) (i32.const 8) (i32.const 16) (i32.const 3) (i32.const 0) (i32.const 0)))
+          i64.const 0))"#);
+    let init = wat(r#"(module
+        (memory (export "memory") 1)
+        (func (export "__wasmod_abi_v1"))
+        (func (export "wasmod_alloc") (param i32) (result i32) i32.const 1024)
+        (func (export "init") (param i32 i32) (result i64) i64.const 0))"#);
+    let manifest = r#"(name: "n/caller", version: "1.0.0", dependencies: { "n/callee": "*" },
+        functions: { "run": (implements: "test.run", groups: ["modules"]), "init": (implements: "init") })"#;
+    host.install(&package_from_files(manifest, &[("run.wasm", run), ("init.wasm", init)])).unwrap();
+    let active = host.activate(&[req("n/caller")], &AppConfig::new()).unwrap();
+    for _ in 0..4 {
+        active.call("n/caller", "run", b"").unwrap();
+    }
+    let of = |module: &str, function: &str| {
+        host.statistics()
+            .into_iter()
+            .find(|s| s.module.as_str() == module && s.function == function)
+            .unwrap_or_else(|| panic!("no statistics of {module}.{function}"))
+    };
+    let callee = of("n/callee", "run");
+    // Three traps quarantine it; the fourth nested call is refused without running.
+    assert_eq!((callee.calls, callee.quarantines), (4, 1));
+    assert_eq!(callee.errors.get("trap"), Some(&3));
+    assert_eq!(callee.errors.get("quarantined"), Some(&1));
+    assert_eq!((of("n/caller", "run").calls, of("n/caller", "run").succeeded), (4, 4));
+    assert_eq!((of("n/caller", "init").calls, of("n/caller", "init").succeeded), (1, 1));
+}
+
 /// Version `version` of `u/app`: `run` (subsystem `test.run`) with `groups`, plus a
 /// function `extra` with `log` when `extra`.
 fn app_version(version: &str, groups: &[&str], extra: bool) -> Vec<u8> {

@@ -165,7 +165,10 @@ impl HostGroup for WarmGroup {
             0 => Err(HostFunctionError::Trap("the test's host trap".into())),
             1 => {
                 let target = self.target.get().expect("the test set the target").clone();
-                let report = cx.call_module(&target, &[0], None).map_err(|e| HostFunctionError::Trap(e.to_string()))?;
+                let report = cx
+                    .call_module(&target, &[0], None)
+                    .map(|o| o.output)
+                    .map_err(|e| HostFunctionError::Trap(e.to_string()))?;
                 let ok = report == pristine();
                 self.nested.lock().unwrap().push(report);
                 Ok(Some(HostValue::I32(i32::from(ok))))

@@ -96,6 +96,7 @@ impl Host {
             modules,
             config: RwLock::new(config),
             init: Mutex::new(Some(InitPhase::default())),
+            stats: self.inner.stats.clone(),
         });
         let policy = Arc::new(self.inner.policy.clone());
         let stats = self.inner.stats.clone();

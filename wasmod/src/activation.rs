@@ -44,6 +44,8 @@ pub(crate) struct ActivationState {
     pub modules: BTreeMap<ModuleName, ActiveModule>,
     pub config: RwLock<ConfigState>,
     pub init: Mutex<Option<InitPhase>>,
+    /// The host's statistics, which nested calls (`modules.call`) add to.
+    pub stats: Arc<Statistics>,
 }
 
 impl ActivationState {
@@ -217,7 +219,11 @@ impl Activation {
             function: hook.to_owned(),
             available: module.functions.keys().cloned().collect::<Vec<_>>().join(", "),
         })?;
-        match self.runtime.call_with(f, b"", &self.options(None)) {
+        // Counted like any call; an init hook is not refused by a quarantine (the
+        // activation fails when it fails).
+        let result = self.runtime.call_with(f, b"", &self.options(None));
+        self.stats.finish(&self.stats.record(f.info()), &result);
+        match result {
             Ok(_) => Ok(()),
             Err(error) => Err(Error::Init { module: id, error: Box::new(error) }),
         }

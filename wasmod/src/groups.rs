@@ -334,12 +334,24 @@ impl HostGroup for ModulesGroup {
         let Some(callee) = state.function(&module, &function) else {
             return status64(status::NOT_FOUND);
         };
+        // The callee's calls count in its statistics, and a quarantined callee is refused
+        // like any failure the caller can handle.
+        let record = match state.stats.admit(callee.info()) {
+            Ok(record) => record,
+            Err(refused) => {
+                let mut envelope = vec![CALL_ERR];
+                envelope.extend_from_slice(refused.to_string().as_bytes());
+                return Ok(Some(HostValue::I64(cx.return_bytes(&envelope)?)));
+            }
+        };
         let data: Arc<dyn std::any::Any + Send + Sync> = state.clone();
-        match cx.call_module(&callee, &input, Some(data)) {
-            Ok(output) => {
-                let mut envelope = Vec::with_capacity(output.len() + 1);
+        let result = cx.call_module(&callee, &input, Some(data));
+        state.stats.finish(&record, &result);
+        match result {
+            Ok(outcome) => {
+                let mut envelope = Vec::with_capacity(outcome.output.len() + 1);
                 envelope.push(CALL_OK);
-                envelope.extend_from_slice(&output);
+                envelope.extend_from_slice(&outcome.output);
                 Ok(Some(HostValue::I64(cx.return_bytes(&envelope)?)))
             }
             Err(e) if matches!(e.kind, ErrorKind::DepthLimit { .. }) => status64(status::LIMIT),

@@ -24,7 +24,8 @@ pub struct FunctionStats {
     pub version: Version,
     /// The function.
     pub function: String,
-    /// Calls made, the refused ones of a quarantine included.
+    /// Calls made, the refused ones of a quarantine included: by the embedder, by the
+    /// activation (`init` hooks) and by other modules (`modules.call`).
     pub calls: u64,
     /// Calls that returned a value.
     pub succeeded: u64,
@@ -114,7 +115,8 @@ impl Statistics {
         Statistics { policy, records: RwLock::new(HashMap::new()) }
     }
 
-    fn record(&self, f: &CallerInfo) -> Arc<Mutex<Record>> {
+    /// The record of a function, made on first use.
+    pub(crate) fn record(&self, f: &CallerInfo) -> Arc<Mutex<Record>> {
         let key = (f.module.clone(), f.version.clone(), f.function.clone());
         if let Some(r) = self.records.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return r.clone();

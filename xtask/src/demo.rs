@@ -1,8 +1,9 @@
 //! The `demo` task: builds the example modules (`examples/`) for wasm32 and the `wasmod`
 //! CLI, then walks through the operator's path on a fresh store under `target/demo/`:
 //! pack, install, list, inspect, resolve, activate and call, and finally shows a malicious
-//! package refused with the store left unchanged. Every CLI command is echoed with its
-//! output, so the run reads as a transcript.
+//! package refused with the store left unchanged; then the example HTTP host serves the
+//! module `acme/hello` for a few requests ([`crate::demo_http`]). Every command is echoed
+//! with its output, so the run reads as a transcript.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use crate::util::{WASM_TARGET, cargo, ensure_wasm_target, root, run};
 
 /// Runs the `wasmod` CLI, echoing the command; fails unless it exits as expected.
-fn wasmod(cli: &Path, args: &[&str], expect_success: bool) -> Result<String> {
+pub(crate) fn wasmod(cli: &Path, args: &[&str], expect_success: bool) -> Result<String> {
     let shown: Vec<String> = args
         .iter()
         .map(|a| if a.contains(' ') || a.contains('{') { format!("'{a}'") } else { (*a).to_string() })
@@ -48,7 +49,7 @@ pub(crate) fn demo(args: &[String]) -> Result<()> {
         .arg(root.join("target/examples"));
     run(build)?;
     let mut cli_build = cargo();
-    cli_build.args(["build", "-p", "wasmod-cli"]);
+    cli_build.args(["build", "-p", "wasmod-cli", "-p", "wasmod-http-host"]);
     run(cli_build)?;
     let cli = root.join("target/debug/wasmod");
 
@@ -109,6 +110,10 @@ pub(crate) fn demo(args: &[String]) -> Result<()> {
     if after != listed {
         bail!("the rejected install changed the store:\nbefore:\n{listed}\nafter:\n{after}");
     }
-    println!("\n== Done: three modules installed and called, the malicious one refused, the store unchanged.");
+    crate::demo_http::http_host(&cli, &out)?;
+    println!(
+        "\n== Done: three modules installed and called, the malicious one refused, the store unchanged, \
+         and acme/hello served over HTTP."
+    );
     Ok(())
 }

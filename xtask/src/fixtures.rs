@@ -1,6 +1,7 @@
-//! The `build-fixtures` task: the guest workspace `tests/fixtures` is built for wasm32
-//! in release mode and every member with a manifest is packed into a package archive.
-//! (The demo builds the examples itself, with the CLI's `pack`.)
+//! The `build-fixtures` task: the guest workspaces `tests/fixtures` and `examples` are
+//! built for wasm32 in release mode and every member with a manifest is packed into a
+//! package archive. The tests of the example HTTP host use the examples' packages; the
+//! demo packs the examples again itself, with the CLI's `pack`, to show it.
 
 use std::path::PathBuf;
 
@@ -66,13 +67,16 @@ fn build_guests(workspace: &str, out: &str) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// The `build-fixtures` task: builds and packs `tests/fixtures` into `target/fixtures/`.
+/// The `build-fixtures` task: builds and packs `tests/fixtures` into `target/fixtures/`
+/// and `examples` into `target/examples/`.
 pub(crate) fn build_fixtures(args: &[String]) -> Result<()> {
     if !args.is_empty() {
         bail!("`build-fixtures` takes no arguments");
     }
-    for p in build_guests("tests/fixtures", "fixtures")? {
-        eprintln!("xtask: packed {}", p.display());
+    for (workspace, out) in [("tests/fixtures", "fixtures"), ("examples", "examples")] {
+        for p in build_guests(workspace, out)? {
+            eprintln!("xtask: packed {}", p.display());
+        }
     }
     Ok(())
 }

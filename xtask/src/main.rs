@@ -13,6 +13,7 @@
 mod bench;
 mod ci;
 mod demo;
+mod demo_http;
 mod fixtures;
 mod fuzz;
 mod test_suite;

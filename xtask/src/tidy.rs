@@ -105,13 +105,16 @@ fn rust_files(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// The `.rs` files of the workspace members (relative paths), without the skipped
-/// directories (`target/`, `examples/`, `tests/fuzz/`, `benches/peer/`, `tests/fixtures/`).
+/// directories (`target/`, `tests/fuzz/`, `benches/peer/`, `tests/fixtures/`) and a
+/// member's own `examples/` (a member that lives under the root's `examples/` counts).
 fn member_sources() -> Result<BTreeSet<String>> {
     let mut files = BTreeSet::new();
     for member in members()? {
         for file in rust_files(&member.path())? {
             let rel = rel(&file);
-            if !SKIPPED_PREFIXES.iter().any(|p| rel.starts_with(p)) && !rel.split('/').any(|c| c == "examples") {
+            let in_member = file.strip_prefix(member.path()).unwrap_or(&file);
+            let example = in_member.components().any(|c| c.as_os_str() == "examples");
+            if !SKIPPED_PREFIXES.iter().any(|p| rel.starts_with(p)) && !example {
                 files.insert(rel);
             }
         }
