@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use wasmod_host_abi::names::NameError;
 use wasmod_host_abi::{ConfigType, ConfigValue};
 
 /// A position in the text of `module.ron`: 1-based line and column, shown as
@@ -88,7 +89,7 @@ pub enum ProblemKind {
         /// The name as written.
         value: String,
         /// The rule it breaks, as a phrase after the name (`is empty`, ...).
-        reason: String,
+        reason: NameError,
     },
     /// `version` is not a semver version.
     #[error("`{value}` is not a semver version: {reason}")]
@@ -104,7 +105,7 @@ pub enum ProblemKind {
         /// The dependency's name as written.
         value: String,
         /// The rule it breaks, as a phrase after the name.
-        reason: String,
+        reason: NameError,
     },
     /// A dependency's requirement is not a semver requirement.
     #[error("dependency `{module}`: `{value}` is not a semver requirement: {reason}")]
@@ -128,7 +129,7 @@ pub enum ProblemKind {
         /// The function name as written.
         function: String,
         /// The rule it breaks, as a phrase after the name.
-        reason: String,
+        reason: NameError,
     },
     /// A group name is not a dotted lowercase name.
     #[error("function `{function}`: group name `{group}` {reason}")]
@@ -138,7 +139,7 @@ pub enum ProblemKind {
         /// The group name as written.
         group: String,
         /// The rule it breaks, as a phrase after the name.
-        reason: String,
+        reason: NameError,
     },
     /// A group is listed twice for one function.
     #[error("function `{function}`: group `{group}` is listed twice")]
@@ -156,7 +157,7 @@ pub enum ProblemKind {
         /// The subsystem name as written.
         value: String,
         /// The rule it breaks, as a phrase after the name.
-        reason: String,
+        reason: NameError,
     },
     /// `file` is not a relative, normalised path to a `.wasm` file.
     #[error("function `{function}`: file `{value}` {reason}")]
@@ -192,7 +193,7 @@ pub enum ProblemKind {
         /// The key as written.
         key: String,
         /// The rule it breaks, as a phrase after the key.
-        reason: String,
+        reason: NameError,
     },
     /// A config default is not of the key's declared type.
     #[error("config key `{key}`: default {value} is not of type {ty}")]

@@ -85,4 +85,5 @@ pub use error::{ManifestError, Problem, ProblemKind, TextPosition};
 pub use locate::locate_function_field;
 pub use model::{ConfigKey, Function, InvalidModuleName, Manifest, ModuleName};
 pub use semver::{Version, VersionReq};
+pub use wasmod_host_abi::names::NameError;
 pub use wasmod_host_abi::{ConfigType, ConfigValue};

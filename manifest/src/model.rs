@@ -20,9 +20,9 @@ pub struct ModuleName(Arc<str>);
 pub struct InvalidModuleName {
     /// The string given.
     pub name: String,
-    /// Which rule of the syntax it breaks, as a phrase (`must have exactly two
+    /// Which rule of the syntax it breaks (its text is a phrase: `must have exactly two
     /// segments, ...`).
-    pub reason: String,
+    pub reason: wasmod_host_abi::names::NameError,
 }
 
 impl ModuleName {

@@ -142,7 +142,9 @@ fn invalid_function_name() {
     let (kind, _, _) = only_problem(&with_function(r#""place-order": (implements: "orders.place")"#));
     assert!(matches!(kind, ProblemKind::InvalidFunctionName { .. }), "{kind:?}");
     let (kind, _, _) = only_problem(&with_function(r#""wasmod_alloc": (implements: "orders.place")"#));
-    assert!(matches!(kind, ProblemKind::InvalidFunctionName { ref reason, .. } if reason.contains("reserved")));
+    assert!(
+        matches!(kind, ProblemKind::InvalidFunctionName { ref reason, .. } if *reason == wasmod_manifest::NameError::Reserved)
+    );
 }
 
 #[test]

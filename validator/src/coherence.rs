@@ -4,7 +4,7 @@
 //! embedder's configuration at fault.
 
 use wasmod_host_abi::groups::standard_group;
-use wasmod_host_abi::names::check_dotted_name;
+use wasmod_host_abi::names::{NameError, check_dotted_name};
 
 use crate::HostPolicy;
 
@@ -21,7 +21,7 @@ pub enum PolicyProblem {
         /// The group's name as given.
         group: String,
         /// Which rule of the syntax it breaks.
-        reason: String,
+        reason: NameError,
     },
     /// A custom group takes the name of a standard group.
     #[error("custom group `{0}` has the name of a standard group")]
@@ -46,7 +46,7 @@ pub enum PolicyProblem {
         /// The subsystem's name as given.
         subsystem: String,
         /// Which rule of the syntax it breaks.
-        reason: String,
+        reason: NameError,
     },
     /// A subsystem allows a group the policy does not offer.
     #[error("subsystem `{subsystem}` allows group `{group}`, which this policy does not offer")]

@@ -85,8 +85,8 @@ pub use stats::{FunctionStats, STATS_WINDOW};
 pub use store::{DamagedVersion, InstalledModule, StoreIoError, StoreListing};
 pub use wasmod_host_abi::{ConfigType, ConfigValue, GroupDef, HostFunctionDef, Signature, ValType};
 pub use wasmod_manifest::{
-    ArchiveError, ArchiveLimits, ConfigKey, Function, InvalidModuleName, Manifest, ManifestError, ModuleName, Package,
-    Problem, ProblemKind, TextPosition,
+    ArchiveError, ArchiveLimits, ConfigKey, Function, InvalidModuleName, Manifest, ManifestError, ModuleName,
+    NameError, Package, Problem, ProblemKind, TextPosition,
 };
 pub use wasmod_resolver::{CycleStep, ParseError, Plan, PlannedModule, Request, Requirement, Requirer, ResolveError};
 pub use wasmod_runtime::{

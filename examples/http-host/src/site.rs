@@ -44,7 +44,7 @@ pub enum SiteError {
         /// The package.
         path: PathBuf,
         /// Why.
-        source: wasmod::Error,
+        source: Box<wasmod::Error>,
     },
     /// The application config is not valid RON.
     #[error("{}: {source}", path.display())]
@@ -56,14 +56,14 @@ pub enum SiteError {
     },
     /// The store could not be listed.
     #[error("cannot list the store: {0}")]
-    Store(wasmod::Error),
+    Store(Box<wasmod::Error>),
     /// Nothing to serve: no module was requested and none installed implements the
     /// extension point.
     #[error("no installed module implements {SUBSYSTEM}, and none was requested")]
     NothingToServe,
     /// The activation failed (resolution, config, an init hook, cardinality, …).
     #[error("cannot activate: {0}")]
-    Activate(wasmod::Error),
+    Activate(Box<wasmod::Error>),
     /// The routes of the new activation do not fit together.
     #[error(transparent)]
     Routes(#[from] RouteError),
@@ -191,7 +191,7 @@ fn prepare(host: &Host, options: &SiteOptions, generation: u64) -> Result<(Live,
         None => AppConfig::new(),
     };
     let modules = if options.modules.is_empty() { handlers_installed(host)? } else { options.modules.clone() };
-    let activation = host.activate(&modules, &config).map_err(SiteError::Activate)?;
+    let activation = host.activate(&modules, &config).map_err(|e| SiteError::Activate(Box::new(e)))?;
     let routes = RouteTable::of(&activation)?;
     Ok((Live { activation, routes, generation }, installed))
 }
@@ -210,7 +210,9 @@ fn install_dir(host: &Host, dir: &Path) -> Result<Vec<String>, SiteError> {
     let mut installed = Vec::new();
     for path in paths {
         let archive = std::fs::read(&path).map_err(|source| SiteError::Read { path: path.clone(), source })?;
-        let outcome = host.install(&archive).map_err(|source| SiteError::Install { path: path.clone(), source })?;
+        let outcome = host
+            .install(&archive)
+            .map_err(|source| SiteError::Install { path: path.clone(), source: Box::new(source) })?;
         if outcome.newly_installed {
             tracing::info!("installed {}", outcome.id);
             installed.push(outcome.id);
@@ -222,7 +224,7 @@ fn install_dir(host: &Host, dir: &Path) -> Result<Vec<String>, SiteError> {
 /// A request (any version) for every installed module with a function implementing the
 /// extension point.
 fn handlers_installed(host: &Host) -> Result<Vec<Request>, SiteError> {
-    let listing = host.list().map_err(SiteError::Store)?;
+    let listing = host.list().map_err(|e| SiteError::Store(Box::new(e)))?;
     let mut names: Vec<&ModuleName> = listing
         .installed
         .iter()
