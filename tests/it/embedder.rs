@@ -358,7 +358,8 @@ fn nested_calls_and_init_hooks_count_and_a_quarantined_callee_is_refused_to_its_
     let dir = tempfile::tempdir().unwrap();
     let host = quarantining_host(dir.path(), 60_000);
     host.install(&one_function("n/callee", "unreachable")).unwrap();
-    // `run` calls `n/callee.run` and answers whatever came back; `init` does nothing.
+    // `run` calls `n/callee.run` and answers the envelope that came back; `init` does
+    // nothing.
     let run = wat(r#"(module
         (import "wasmod:modules@1" "call" (func $call (param i32 i32 i32 i32 i32 i32) (result i64)))
         (memory (export "memory") 1)
@@ -367,8 +368,7 @@ fn nested_calls_and_init_hooks_count_and_a_quarantined_callee_is_refused_to_its_
         (func (export "__wasmod_abi_v1"))
         (func (export "wasmod_alloc") (param i32) (result i32) i32.const 1024)
         (func (export "run") (param i32 i32) (result i64)
-          (drop (call $call (i32.const 0) (i32.const 8) (i32.const 16) (i32.const 3) (i32.const 0) (i32.const 0)))
-          i64.const 0))"#);
+          (call $call (i32.const 0) (i32.const 8) (i32.const 16) (i32.const 3) (i32.const 0) (i32.const 0))))"#);
     let init = wat(r#"(module
         (memory (export "memory") 1)
         (func (export "__wasmod_abi_v1"))
@@ -378,9 +378,11 @@ fn nested_calls_and_init_hooks_count_and_a_quarantined_callee_is_refused_to_its_
         functions: { "run": (implements: "test.run", groups: ["modules"]), "init": (implements: "init") })"#;
     host.install(&package_from_files(manifest, &[("run.wasm", run), ("init.wasm", init)])).unwrap();
     let active = host.activate(&[req("n/caller")], &AppConfig::new()).unwrap();
-    for _ in 0..4 {
-        active.call("n/caller", "run", b"").unwrap();
-    }
+    let envelopes: Vec<Vec<u8>> = (0..4).map(|_| active.call("n/caller", "run", b"").unwrap().output).collect();
+    // Every envelope is CALL_ERR and a message: three traps, then the refusal.
+    assert!(envelopes.iter().all(|e| e.first() == Some(&1)), "{envelopes:?}");
+    let refusal = String::from_utf8_lossy(&envelopes[3][1..]).into_owned();
+    assert!(refusal.contains("n/callee function `run` is quarantined after 3 failures in a row"), "{refusal}");
     let of = |module: &str, function: &str| {
         host.statistics()
             .into_iter()

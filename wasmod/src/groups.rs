@@ -346,7 +346,7 @@ impl HostGroup for ModulesGroup {
         };
         let data: Arc<dyn std::any::Any + Send + Sync> = state.clone();
         let result = cx.call_module(&callee, &input, Some(data));
-        state.stats.finish(&record, &result);
+        state.stats.finish_nested(&record, &result);
         match result {
             Ok(outcome) => {
                 let mut envelope = Vec::with_capacity(outcome.output.len() + 1);

@@ -40,9 +40,10 @@
 //!   belongs to the module name). A version whose functions ask for groups the
 //!   installed version's did not is refused unless approved
 //!   ([`Host::install_with`], [`InstallOptions::allow_new_grants`]).
-//! - **Failure policy**: every call an activation makes for the embedder is counted
-//!   ([`Host::statistics`]); a function that fails too often in a row is quarantined
-//!   for a while ([`QuarantinePolicy`]).
+//! - **Failure policy**: every call of a function is counted, the embedder's, the
+//!   `init` hooks' and other modules' (`modules.call`) ([`Host::statistics`]); a
+//!   function that fails too often in a row is quarantined for a while
+//!   ([`QuarantinePolicy`]).
 //! - **Typed calls**: [`Activation::call_json`] and [`Activation::call_postcard`] encode
 //!   the input and decode the output as the sdk does on the guest's side.
 //! - **Standard groups**: `log` (to `tracing`, target `wasmod::guest`), `config`, `clock`,

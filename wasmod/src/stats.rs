@@ -153,6 +153,18 @@ impl Statistics {
     /// number of failures in a row (unless one is in force already). Kinds that say the
     /// function was not run, or that the engine failed, neither count nor end a streak.
     pub(crate) fn finish(&self, record: &Mutex<Record>, result: &Result<CallOutcome, CallError>) {
+        self.settle(record, result, false);
+    }
+
+    /// As [`Statistics::finish`], for a call another module made (`modules.call`). The
+    /// callee ran on what its caller had left of fuel, memory and time, so running out
+    /// of them is the caller's doing: it is counted, but it neither starts nor ends the
+    /// callee's streak.
+    pub(crate) fn finish_nested(&self, record: &Mutex<Record>, result: &Result<CallOutcome, CallError>) {
+        self.settle(record, result, true);
+    }
+
+    fn settle(&self, record: &Mutex<Record>, result: &Result<CallOutcome, CallError>, nested: bool) {
         let mut r = record.lock().unwrap_or_else(|p| p.into_inner());
         r.calls += 1;
         r.trial = false;
@@ -170,6 +182,11 @@ impl Statistics {
                     // Not the function's doing: it did not run, or the engine failed. (A
                     // trial that ends so told nothing: the next call is the trial.)
                     ErrorKind::DepthLimit { .. } | ErrorKind::HostStackLimit { .. } | ErrorKind::Internal { .. } => {}
+                    // The caller's budget ran out in the callee.
+                    ErrorKind::FuelExhausted { .. }
+                    | ErrorKind::DeadlineExceeded { .. }
+                    | ErrorKind::MemoryLimit { .. }
+                        if nested => {}
                     _ => {
                         r.consecutive = r.consecutive.saturating_add(1);
                         let after = self.policy.after_failures;

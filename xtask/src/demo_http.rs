@@ -15,6 +15,9 @@ use anyhow::{Context, Result, bail};
 use crate::demo::wasmod;
 use crate::util::{WASM_TARGET, root};
 
+/// How long the demo waits for the server at any one step.
+const PATIENCE: Duration = Duration::from_secs(60);
+
 /// The server, killed if the demo stops early.
 struct Running(Child);
 
@@ -56,7 +59,8 @@ pub(crate) fn http_host(cli: &Path, out: &Path) -> Result<()> {
     let mut server = Running(child);
     let (public, admin) = addresses(stdout)?;
 
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(PATIENCE)).build().into();
     for (method, path) in
         [("GET", "/hello"), ("GET", "/hello/demo"), ("GET", "/hello/demo"), ("POST", "/hello"), ("GET", "/nowhere")]
     {
@@ -93,12 +97,26 @@ pub(crate) fn http_host(cli: &Path, out: &Path) -> Result<()> {
     if !Command::new("kill").args(["-TERM", &pid]).status()?.success() {
         bail!("could not signal the HTTP host");
     }
-    let status = server.0.wait()?;
+    let status = exit_within(&mut server.0, PATIENCE)?;
     if !status.success() {
         bail!("the HTTP host stopped with {status}");
     }
     println!("(stopped gracefully)");
     Ok(())
+}
+
+/// Waits for `child` to exit, at most `limit`.
+fn exit_within(child: &mut Child, limit: Duration) -> Result<std::process::ExitStatus> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if start.elapsed() > limit {
+            bail!("the HTTP host did not stop within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Reads the server's stdout until it has printed both of its addresses.
@@ -111,7 +129,7 @@ fn addresses(stdout: impl Read + Send + 'static) -> Result<(String, String)> {
     });
     let (mut public, mut admin) = (None, None);
     while public.is_none() || admin.is_none() {
-        let line = rx.recv_timeout(Duration::from_secs(120)).context("the HTTP host did not print its addresses")?;
+        let line = rx.recv_timeout(PATIENCE).context("the HTTP host did not print its addresses")?;
         println!("{line}");
         if let Some(a) = line.strip_prefix("listening on ") {
             public = Some(a.to_owned());

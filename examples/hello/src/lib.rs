@@ -1,5 +1,6 @@
-//! acme/hello: an `http.handle` module. `GET /hello` greets the world, `GET /hello/<name>`
-//! greets a visitor by name and counts their visits in the module's `kv`. It asks the
+//! acme/hello: an `http.handle` module. `GET` on its route greets the world, and below
+//! it (`/hello/<name>`, or wherever the config's `routes` put it) greets a visitor by
+//! name and counts their visits in the module's `kv`. `HEAD` is answered as `GET`. It asks the
 //! HTTP host who it is through the host's own group `http.host`, bound with
 //! [`wasmod_sdk::import_group!`].
 
@@ -15,6 +16,8 @@ wasmod_sdk::import_group! {
 pub struct Request {
     method: String,
     path: String,
+    /// What the route's prefix leaves of the path (`/ann`), empty on an exact route.
+    path_info: String,
 }
 
 /// The answer the HTTP host sends back (JSON).
@@ -39,12 +42,14 @@ fn text(status: u16, body: String) -> Json<Response> {
 /// Answers one request.
 #[function]
 pub fn handle(Json(request): Json<Request>) -> Result<Json<Response>> {
-    if request.method != "GET" {
-        return Ok(text(405, format!("{} is not allowed here; use GET\n", request.method)));
+    if request.method != "GET" && request.method != "HEAD" {
+        let mut refusal = text(405, format!("{} is not allowed here; use GET\n", request.method));
+        refusal.0.headers.push(("allow".into(), "GET, HEAD".into()));
+        return Ok(refusal);
     }
     let greeting: String = config::get("greeting")?.unwrap_or_else(|| "Hello".into());
     let info: HostInfo = http_host::info_typed(&())?;
-    let name = request.path.strip_prefix("/hello").unwrap_or("").trim_matches('/');
+    let name = request.path_info.trim_matches('/');
     if name.is_empty() {
         return Ok(text(200, format!("{greeting}, world! ({} has served {} requests)\n", info.server, info.requests)));
     }

@@ -8,18 +8,23 @@
 //! - **Its own group**, `http.host` ([`host_group`]), which handlers import with the
 //!   sdk's `import_group!`.
 //! - **Calls off the async threads**: every module call runs on tokio's blocking pool,
-//!   bounded ([`serve::ServeOptions`]).
+//!   bounded ([`serve::ServeOptions`]), and so is every client: connections, the time to
+//!   send headers and body, the body's size ([`listen`]).
 //! - **Failures**: the module's own error is `500`, a trap or limit `502`, a deadline
-//!   `504`, a quarantined function `503` with `Retry-After` ([`serve`]).
+//!   `504`, a quarantined function `503` with `Retry-After`, an answer that is not a
+//!   valid response `502` ([`respond`]).
 //! - **`/metrics`** on the admin listener, in the Prometheus text format, from
-//!   `Host::statistics` ([`metrics`]).
+//!   `Host::statistics` ([`metrics`]), with `/healthz` and the reload ([`admin`]).
 //! - **Reload**: `SIGHUP` or `POST /admin/reload` installs new packages and
 //!   re-activates beside the serving activation, and swaps only on success ([`site`]).
 
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod host_group;
+pub mod listen;
 pub mod metrics;
+pub mod respond;
 pub mod routes;
 pub mod serve;
 pub mod site;

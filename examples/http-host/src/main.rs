@@ -1,7 +1,8 @@
 //! `wasmod-http-host`: serves HTTP from wasmod modules (see the library docs). It prints
 //! `listening on http://ADDR` and `admin on http://ADDR` once both listeners are bound,
 //! reloads on `SIGHUP` or `POST /admin/reload`, and stops gracefully on `SIGTERM` or
-//! Ctrl-C, letting requests in flight finish.
+//! `SIGINT`, letting requests in flight finish until `--shutdown-timeout-ms`; a second
+//! such signal stops at once.
 
 #![allow(clippy::print_stdout, reason = "the bound addresses are the program's output")]
 
@@ -14,10 +15,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use wasmod::{CallLimits, QuarantinePolicy, Request};
-use wasmod_http_host::serve::{self, ServeOptions};
+use wasmod_http_host::listen::{self, ListenOptions};
+use wasmod_http_host::serve::ServeOptions;
 use wasmod_http_host::site::{Site, SiteOptions};
+use wasmod_http_host::{admin, serve};
 
 /// Serve HTTP routes from wasmod modules implementing `http.handle`.
 #[derive(Debug, Parser)]
@@ -39,7 +42,7 @@ struct Args {
     /// Where the public listener binds (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Where the admin listener (`/metrics`, `/admin/*`) binds.
+    /// Where the admin listener (`/metrics`, `/healthz`, `/admin/*`) binds.
     #[arg(long, default_value = "127.0.0.1:9090")]
     admin: SocketAddr,
     /// The artifact key file (default: wasmod's, see `WASMOD_ARTIFACT_KEY`).
@@ -57,9 +60,32 @@ struct Args {
     /// Module calls running at once.
     #[arg(long, default_value_t = ServeOptions::default().max_calls)]
     max_calls: usize,
+    /// How long a request may wait for a call slot, in milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    queue_timeout_ms: u64,
     /// The largest request body accepted, in bytes.
     #[arg(long, default_value_t = ServeOptions::default().max_body_bytes)]
     max_body_bytes: usize,
+    /// How long reading a request's body may take, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    body_timeout_ms: u64,
+    /// Connections open at once, per listener.
+    #[arg(long, default_value_t = ListenOptions::default().max_connections)]
+    max_connections: usize,
+    /// How long a client may take to send a request's headers, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// How long a stop waits for the requests in flight, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    shutdown_timeout_ms: u64,
+}
+
+/// The signals the server handles, registered before anything else so that none of
+/// them takes the default action (ending the process) while the site starts.
+struct Signals {
+    hangup: Signal,
+    terminate: Signal,
+    interrupt: Signal,
 }
 
 fn main() -> Result<()> {
@@ -69,6 +95,16 @@ fn main() -> Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> Result<()> {
+    let signals = Signals {
+        hangup: signal(SignalKind::hangup()).context("listening for SIGHUP")?,
+        terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+        interrupt: signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+    };
     let requests = Arc::new(AtomicU64::new(0));
     let quarantine = QuarantinePolicy { after_failures: args.quarantine_after, cooldown_ms: args.quarantine_ms };
     let limits = CallLimits { timeout: Duration::from_millis(args.call_timeout_ms), ..CallLimits::default() };
@@ -76,50 +112,64 @@ fn main() -> Result<()> {
     if let Some(key) = &args.artifact_key {
         builder = builder.artifact_key_file(key);
     }
-    let host = builder.open().with_context(|| format!("opening the store {}", args.store.display()))?;
     let options =
         SiteOptions { packages: args.packages.clone(), config: args.config.clone(), modules: args.modules.clone() };
-    let (site, first) = Site::open(host, options, requests).context("starting the site")?;
+    let store = args.store.clone();
+    let (site, first) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let host = builder.open().with_context(|| format!("opening the store {}", store.display()))?;
+        Site::open(host, options, requests).context("starting the site")
+    })
+    .await??;
+    let site = Arc::new(site);
     tracing::info!("serving {} with {} routes", first.active.join(", "), first.routes.len());
-    let serve_options =
-        ServeOptions { max_body_bytes: args.max_body_bytes, max_calls: args.max_calls, ..ServeOptions::default() };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
-    runtime.block_on(run(Arc::new(site), &args, serve_options))
-}
 
-async fn run(site: Arc<Site>, args: &Args, options: ServeOptions) -> Result<()> {
     let public =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
-    let admin = tokio::net::TcpListener::bind(args.admin).await.with_context(|| format!("binding {}", args.admin))?;
+    let admin_listener =
+        tokio::net::TcpListener::bind(args.admin).await.with_context(|| format!("binding {}", args.admin))?;
     println!("listening on http://{}", public.local_addr()?);
-    println!("admin on http://{}", admin.local_addr()?);
+    println!("admin on http://{}", admin_listener.local_addr()?);
 
+    let serve_options = ServeOptions {
+        max_body_bytes: args.max_body_bytes,
+        body_timeout: Duration::from_millis(args.body_timeout_ms),
+        max_calls: args.max_calls,
+        queue_timeout: Duration::from_millis(args.queue_timeout_ms),
+    };
+    let listen_options = ListenOptions {
+        max_connections: args.max_connections,
+        header_timeout: Duration::from_millis(args.header_timeout_ms),
+        shutdown_timeout: Duration::from_millis(args.shutdown_timeout_ms),
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
     let public_server =
-        axum::serve(public, serve::public(site.clone(), options)).with_graceful_shutdown(stopped(stop_rx.clone()));
-    let admin_server = axum::serve(admin, serve::admin(site.clone())).with_graceful_shutdown(stopped(stop_rx));
-
-    let mut hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
-    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
-    let signals = async move {
-        loop {
-            tokio::select! {
-                _ = hangup.recv() => {
-                    let _ = serve::reload_now(site.clone()).await;
-                }
-                _ = terminate.recv() => break,
-                _ = tokio::signal::ctrl_c() => break,
-            }
-        }
-        tracing::info!("stopping: finishing the requests in flight");
-        let _ = stop_tx.send(true);
-    };
-    let (public_result, admin_result, ()) =
-        tokio::join!(async { public_server.await }, async { admin_server.await }, signals);
-    public_result.context("serving")?;
-    admin_result.context("serving the admin listener")?;
+        listen::serve(public, serve::public(site.clone(), serve_options), listen_options, stop_rx.clone());
+    let admin_server = listen::serve(admin_listener, admin::admin(site.clone()), listen_options, stop_rx);
+    tokio::join!(public_server, admin_server, handle_signals(signals, site, stop_tx));
     Ok(())
+}
+
+/// Reloads on `SIGHUP` (each reload a task of its own, so a stop need not wait for
+/// it); on the first `SIGTERM` or `SIGINT` starts the graceful stop, on the second
+/// exits at once.
+async fn handle_signals(mut signals: Signals, site: Arc<Site>, stop: tokio::sync::watch::Sender<bool>) {
+    loop {
+        tokio::select! {
+            _ = signals.hangup.recv() => {
+                tokio::spawn(admin::reload_now(site.clone()));
+            }
+            _ = signals.terminate.recv() => break,
+            _ = signals.interrupt.recv() => break,
+        }
+    }
+    tracing::info!("stopping: finishing the requests in flight");
+    let _ = stop.send(true);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = signals.terminate.recv() => {}
+            _ = signals.interrupt.recv() => {}
+        }
+        tracing::warn!("a second signal: stopping at once");
+        std::process::exit(130);
+    });
 }

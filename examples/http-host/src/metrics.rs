@@ -25,6 +25,10 @@ pub struct ServerCounts {
     pub failed_reloads: u64,
     /// Routes served now.
     pub routes: usize,
+    /// Module calls running now.
+    pub calls_in_flight: u64,
+    /// The generation served (1 at start, one more at each successful reload).
+    pub generation: u64,
 }
 
 /// The content type of the text this module writes.
@@ -84,6 +88,8 @@ pub fn render(stats: &[FunctionStats], server: &ServerCounts) -> String {
         ),
         ("wasmod_http_failed_reloads_total", "counter", "Reloads that failed.", server.failed_reloads.to_string()),
         ("wasmod_http_routes", "gauge", "Routes served.", server.routes.to_string()),
+        ("wasmod_http_calls_in_flight", "gauge", "Module calls running.", server.calls_in_flight.to_string()),
+        ("wasmod_http_generation", "gauge", "The generation served.", server.generation.to_string()),
     ];
     for (name, kind, help, value) in server_samples {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");

@@ -45,6 +45,14 @@ pub enum RouteError {
         /// The other.
         second: String,
     },
+    /// A handler lists one path twice.
+    #[error("{implementation} lists `{pattern}` twice")]
+    ListedTwice {
+        /// The handler.
+        implementation: String,
+        /// The path.
+        pattern: String,
+    },
     /// One module has two functions implementing the extension point, and its routes
     /// cannot say which one serves them.
     #[error("{module} has two functions implementing {SUBSYSTEM}: {first} and {second}")]
@@ -56,6 +64,18 @@ pub enum RouteError {
         /// The other.
         second: String,
     },
+}
+
+/// A route that matched a request's path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Matched<'a> {
+    /// The route as written (`/hello`, `/hello/*`).
+    pub route: String,
+    /// What of the path the prefix leaves, from its `/` on (`/ann` for `/hello/ann`
+    /// under `/hello/*`); empty for an exact route.
+    pub path_info: String,
+    /// The handler.
+    pub handler: &'a Implementation,
 }
 
 /// Paths to handlers.
@@ -111,6 +131,12 @@ impl RouteTable {
                     None => table.exact.get(pattern),
                 };
                 if let Some(first) = claimed {
+                    if first == &handler {
+                        return Err(RouteError::ListedTwice {
+                            implementation: handler.to_string(),
+                            pattern: pattern.to_owned(),
+                        });
+                    }
                     return Err(RouteError::Conflict {
                         pattern: pattern.to_owned(),
                         first: first.to_string(),
@@ -129,11 +155,16 @@ impl RouteTable {
         Ok(table)
     }
 
-    /// The handler of `path`, if any.
-    pub fn lookup(&self, path: &str) -> Option<&Implementation> {
-        self.exact
-            .get(path)
-            .or_else(|| self.prefixes.iter().find(|(prefix, _)| path.starts_with(prefix.as_str())).map(|(_, h)| h))
+    /// The route serving `path`, if any.
+    pub fn lookup(&self, path: &str) -> Option<Matched<'_>> {
+        if let Some((route, handler)) = self.exact.get_key_value(path) {
+            return Some(Matched { route: route.clone(), path_info: String::new(), handler });
+        }
+        self.prefixes.iter().find(|(prefix, _)| path.starts_with(prefix.as_str())).map(|(prefix, handler)| Matched {
+            route: format!("{prefix}*"),
+            path_info: path[prefix.len() - 1..].to_owned(),
+            handler,
+        })
     }
 
     /// Every route as written (`/hello`, `/hello/*`) with its handler, exact paths first.
@@ -161,6 +192,9 @@ fn check_pattern(pattern: &str) -> Result<(), &'static str> {
     }
     if pattern.chars().any(|c| c.is_control() || c == '?' || c == '#') {
         return Err("a route holds no query, fragment or control character");
+    }
+    if !pattern.is_ascii() || pattern.contains('%') {
+        return Err("a route is ASCII without percent-escapes (request paths are matched as they arrive, escaped)");
     }
     match pattern.find('*') {
         Some(at) if at + 1 != pattern.len() || !pattern[..at].ends_with('/') => {
@@ -191,7 +225,7 @@ mod tests {
             (handler("a/deep"), "/hello/deep/*".to_string()),
         ])
         .unwrap();
-        let served_by = |path| table.lookup(path).map(|h| h.module.to_string());
+        let served_by = |path| table.lookup(path).map(|m| m.handler.module.to_string());
         assert_eq!(served_by("/hello").as_deref(), Some("a/hello"));
         assert_eq!(served_by("/hello/ann").as_deref(), Some("a/hello"));
         assert_eq!(served_by("/hello/deep/x").as_deref(), Some("a/deep"));
@@ -204,6 +238,21 @@ mod tests {
         let table = RouteTable::build([(handler("a/hello"), "/hello/*".to_string())]).unwrap();
         assert!(table.lookup("/hello").is_none());
         assert!(table.lookup("/hello/").is_some());
+    }
+
+    #[test]
+    fn a_match_says_which_route_and_what_the_prefix_leaves() {
+        let table = RouteTable::build([(handler("a/hello"), "/hello /hello/*".to_string())]).unwrap();
+        let exact = table.lookup("/hello").unwrap();
+        assert_eq!((exact.route.as_str(), exact.path_info.as_str()), ("/hello", ""));
+        let below = table.lookup("/hello/ann/x").unwrap();
+        assert_eq!((below.route.as_str(), below.path_info.as_str()), ("/hello/*", "/ann/x"));
+    }
+
+    #[test]
+    fn a_path_listed_twice_by_one_handler_is_refused_as_such() {
+        let e = RouteTable::build([(handler("a/one"), "/x /x".to_string())]).unwrap_err();
+        assert_eq!(e, RouteError::ListedTwice { implementation: "a/one@1.0.0 (handle)".into(), pattern: "/x".into() });
     }
 
     #[test]
@@ -234,6 +283,7 @@ mod tests {
             ("/a?b", "a route holds no query, fragment or control character"),
             ("/a*", "`*` may only end a route, after a `/`"),
             ("/*/x", "`*` may only end a route, after a `/`"),
+            ("/café", "a route is ASCII without percent-escapes (request paths are matched as they arrive, escaped)"),
         ] {
             let e = RouteTable::build([(handler("a/one"), pattern.to_string())]).unwrap_err();
             assert_eq!(

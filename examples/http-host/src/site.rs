@@ -2,7 +2,10 @@
 //! routes. A reload installs the packages dropped into the packages directory, reads
 //! the application config again, activates the requested modules (their newest
 //! installed versions) beside the serving activation, and swaps only when every step
-//! succeeded. A failed reload leaves the serving activation in place and says why.
+//! succeeded. A failed reload leaves the serving activation in place and says why. What
+//! a failed reload did before failing stays done: the packages it installed (each
+//! install is atomic), and the `kv` writes of the new activation's `init` hooks when it
+//! failed on the routes, after activating.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,6 +70,9 @@ pub enum SiteError {
     /// The routes of the new activation do not fit together.
     #[error(transparent)]
     Routes(#[from] RouteError),
+    /// The reload's thread ended before it did (it panicked, or the runtime is stopping).
+    #[error("the reload did not finish: {0}")]
+    Interrupted(tokio::task::JoinError),
 }
 
 /// What is being served: an activation and its routes.
@@ -105,6 +111,8 @@ pub struct Site {
     pub requests: Arc<AtomicU64>,
     /// Requests no route matched.
     pub unrouted: AtomicU64,
+    /// Module calls running now.
+    pub calls_in_flight: AtomicU64,
     reloads: AtomicU64,
     failed_reloads: AtomicU64,
 }
@@ -125,6 +133,7 @@ impl Site {
             reloading: Mutex::new(()),
             requests,
             unrouted: AtomicU64::new(0),
+            calls_in_flight: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
             failed_reloads: AtomicU64::new(0),
         };
@@ -153,7 +162,10 @@ impl Site {
         match prepare(&self.host, &self.options, next) {
             Ok((live, installed)) => {
                 let report = report(&live, installed);
-                *self.live.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(live);
+                let previous =
+                    std::mem::replace(&mut *self.live.write().unwrap_or_else(|p| p.into_inner()), Arc::new(live));
+                // Dropped outside the lock: tearing an activation down blocks no reader.
+                drop(previous);
                 self.reloads.fetch_add(1, Ordering::Relaxed);
                 Ok(report)
             }
@@ -166,12 +178,15 @@ impl Site {
 
     /// The server's own counts, for `/metrics`.
     pub fn counts(&self) -> ServerCounts {
+        let live = self.live();
         ServerCounts {
+            calls_in_flight: self.calls_in_flight.load(Ordering::Relaxed),
+            generation: live.generation,
             requests: self.requests.load(Ordering::Relaxed),
             unrouted: self.unrouted.load(Ordering::Relaxed),
             reloads: self.reloads.load(Ordering::Relaxed),
             failed_reloads: self.failed_reloads.load(Ordering::Relaxed),
-            routes: self.live().routes.len(),
+            routes: live.routes.len(),
         }
     }
 }

@@ -4,6 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Headers a handler may not set: they say how the message is framed on the connection
+/// (`content-length` from the body, `transfer-encoding`, keep-alive), which the host
+/// decides.
+pub const FRAMING_HEADERS: [&str; 8] =
+    ["connection", "content-length", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
+
 /// The request a handler gets.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandlerRequest {
@@ -11,6 +17,11 @@ pub struct HandlerRequest {
     pub method: String,
     /// The path, percent-encoding kept (`/hello/ann`).
     pub path: String,
+    /// The route that matched, as the handler's `routes` wrote it (`/hello/*`).
+    pub route: String,
+    /// What of the path the route's prefix leaves, from its `/` on (`/ann`); empty
+    /// when the route is an exact path.
+    pub path_info: String,
     /// The query string without its `?`, empty when there is none.
     pub query: String,
     /// The headers in the order received, names lower case.
@@ -19,10 +30,12 @@ pub struct HandlerRequest {
     pub body: String,
 }
 
-/// The response a handler returns. Only `status` is required.
+/// The response a handler returns. Only `status` is required. The host refuses (`502`)
+/// a status outside 200 to 599, a header that is not valid HTTP, and the headers that
+/// frame the message, which are the host's to set ([`FRAMING_HEADERS`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandlerResponse {
-    /// The status code, 100 to 599.
+    /// The status code, 200 to 599.
     pub status: u16,
     /// Headers to send, in order.
     #[serde(default)]
