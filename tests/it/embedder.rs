@@ -398,6 +398,40 @@ fn nested_calls_and_init_hooks_count_and_a_quarantined_callee_is_refused_to_its_
     assert_eq!((of("n/caller", "init").calls, of("n/caller", "init").succeeded), (1, 1));
 }
 
+#[test]
+fn a_deadline_that_runs_out_in_a_nested_call_is_the_callers_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = quarantining_host(dir.path(), 60_000);
+    host.install(&one_function("d/spin", "(loop $forever (br $forever)) unreachable")).unwrap();
+    let run = wat(r#"(module
+        (import "wasmod:modules@1" "call" (func $call (param i32 i32 i32 i32 i32 i32) (result i64)))
+        (memory (export "memory") 1)
+        (data (i32.const 0) "d/spin")
+        (data (i32.const 16) "run")
+        (func (export "__wasmod_abi_v1"))
+        (func (export "wasmod_alloc") (param i32) (result i32) i32.const 1024)
+        (func (export "run") (param i32 i32) (result i64)
+          (call $call (i32.const 0) (i32.const 6) (i32.const 16) (i32.const 3) (i32.const 0) (i32.const 0))))"#);
+    let manifest = r#"(name: "d/caller", version: "1.0.0", dependencies: { "d/spin": "*" },
+        functions: { "run": (implements: "test.run", groups: ["modules"]) })"#;
+    host.install(&package_from_files(manifest, &[("run.wasm", run)])).unwrap();
+    let active = host.activate(&[req("d/caller")], &AppConfig::new()).unwrap();
+    let limits = wasmod::CallLimits { timeout: std::time::Duration::from_millis(50), ..Default::default() };
+    for _ in 0..3 {
+        let err = active.call_with("d/caller", "run", b"", limits).unwrap_err();
+        assert!(
+            matches!(&err, Error::Call(e) if matches!(e.kind, wasmod::ErrorKind::DeadlineExceeded { .. })),
+            "{err}"
+        );
+    }
+    let spin = stats_of(&host, "d/spin");
+    assert_eq!(spin.errors.get("deadline_exceeded"), Some(&3));
+    // Counted, but the spinning callee ran on its caller's time: no streak, no quarantine.
+    assert_eq!((spin.calls, spin.consecutive_failures, spin.quarantines), (3, 0, 0));
+    let caller = stats_of(&host, "d/caller");
+    assert_eq!((caller.calls, caller.consecutive_failures, caller.quarantines), (3, 3, 1));
+}
+
 /// Version `version` of `u/app`: `run` (subsystem `test.run`) with `groups`, plus a
 /// function `extra` with `log` when `extra`.
 fn app_version(version: &str, groups: &[&str], extra: bool) -> Vec<u8> {

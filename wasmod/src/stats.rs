@@ -157,9 +157,10 @@ impl Statistics {
     }
 
     /// As [`Statistics::finish`], for a call another module made (`modules.call`). The
-    /// callee ran on what its caller had left of fuel, memory and time, so running out
-    /// of them is the caller's doing: it is counted, but it neither starts nor ends the
-    /// callee's streak.
+    /// callee ran on what its caller had left of fuel and time, so running out of them
+    /// is the caller's doing: it is counted, but it neither starts nor ends the callee's
+    /// streak. (Memory is not exempt: a callee that always exceeds the memory left to
+    /// it would otherwise never be set aside, since its caller may handle the failure.)
     pub(crate) fn finish_nested(&self, record: &Mutex<Record>, result: &Result<CallOutcome, CallError>) {
         self.settle(record, result, true);
     }
@@ -182,11 +183,8 @@ impl Statistics {
                     // Not the function's doing: it did not run, or the engine failed. (A
                     // trial that ends so told nothing: the next call is the trial.)
                     ErrorKind::DepthLimit { .. } | ErrorKind::HostStackLimit { .. } | ErrorKind::Internal { .. } => {}
-                    // The caller's budget ran out in the callee.
-                    ErrorKind::FuelExhausted { .. }
-                    | ErrorKind::DeadlineExceeded { .. }
-                    | ErrorKind::MemoryLimit { .. }
-                        if nested => {}
+                    // The caller's fuel or time ran out in the callee.
+                    ErrorKind::FuelExhausted { .. } | ErrorKind::DeadlineExceeded { .. } if nested => {}
                     _ => {
                         r.consecutive = r.consecutive.saturating_add(1);
                         let after = self.policy.after_failures;

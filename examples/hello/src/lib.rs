@@ -1,6 +1,7 @@
 //! acme/hello: an `http.handle` module. `GET` on its route greets the world, and below
 //! it (`/hello/<name>`, or wherever the config's `routes` put it) greets a visitor by
-//! name and counts their visits in the module's `kv`. `HEAD` is answered as `GET`. It asks the
+//! name and counts their visits in the module's `kv`. `HEAD` is answered as `GET`,
+//! without counting a visit. It asks the
 //! HTTP host who it is through the host's own group `http.host`, bound with
 //! [`wasmod_sdk::import_group!`].
 
@@ -58,6 +59,9 @@ pub fn handle(Json(request): Json<Request>) -> Result<Json<Response>> {
     }
     let key = format!("visits/{name}");
     let visits = kv::get_value::<u64>(&key)?.unwrap_or(0) + 1;
-    kv::set_value(&key, &visits)?;
+    // A HEAD is answered as a GET but is no visit.
+    if request.method == "GET" {
+        kv::set_value(&key, &visits)?;
+    }
     Ok(text(200, format!("{greeting}, {name}! Visit number {visits}.\n")))
 }

@@ -9,7 +9,8 @@
 //!   sdk's `import_group!`.
 //! - **Calls off the async threads**: every module call runs on tokio's blocking pool,
 //!   bounded ([`serve::ServeOptions`]), and so is every client: connections, the time to
-//!   send headers and body, the body's size ([`listen`]).
+//!   send headers, a connection's lifetime ([`listen`]), the time to send the body and
+//!   its size ([`serve`]).
 //! - **Failures**: the module's own error is `500`, a trap or limit `502`, a deadline
 //!   `504`, a quarantined function `503` with `Retry-After`, an answer that is not a
 //!   valid response `502` ([`respond`]).

@@ -1,7 +1,8 @@
 //! One listener: connections accepted up to a cap (past it a new connection is closed at
-//! once), each served by hyper's HTTP/1.1 with a deadline for a request's headers, and a
-//! graceful stop: no new connections, the requests in flight finish, and connections
-//! still open at the deadline are closed.
+//! once), each served by hyper's HTTP/1.1 with a deadline for a request's headers and a
+//! lifetime (after which it finishes its request in flight and closes, so a client that
+//! stops reading cannot hold it), and a graceful stop: no new connections, the requests
+//! in flight finish, and connections still open at the deadline are closed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,9 @@ pub struct ListenOptions {
     /// How long a client may take to send a request's headers (also the idle time
     /// allowed between requests on a kept-alive connection).
     pub header_timeout: Duration,
+    /// How long a connection lives; then it finishes its request in flight within
+    /// `shutdown_timeout` and closes.
+    pub connection_lifetime: Duration,
     /// How long a stop waits for the requests in flight.
     pub shutdown_timeout: Duration,
 }
@@ -31,6 +35,7 @@ impl Default for ListenOptions {
         ListenOptions {
             max_connections: 512,
             header_timeout: Duration::from_secs(10),
+            connection_lifetime: Duration::from_secs(120),
             shutdown_timeout: Duration::from_secs(10),
         }
     }
@@ -57,9 +62,13 @@ pub async fn serve(listener: TcpListener, app: Router, options: ListenOptions, s
                     tracing::debug!("{} connections are open: closing a new one", options.max_connections);
                     continue;
                 };
-                connections.spawn(connection(stream, app.clone(), options.header_timeout, stop.clone(), slot));
+                connections.spawn(connection(stream, app.clone(), options, stop.clone(), slot));
             }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            Some(ended) = connections.join_next(), if !connections.is_empty() => {
+                if let Err(e) = ended {
+                    tracing::warn!("a connection's task failed: {e}");
+                }
+            }
             () = stopped(&mut stopping) => break,
         }
     }
@@ -78,16 +87,17 @@ pub async fn serve(listener: TcpListener, app: Router, options: ListenOptions, s
     }
 }
 
-/// Serves one connection; on `stop`, finishes the request in flight and closes.
+/// Serves one connection; on `stop` or at the end of its lifetime, finishes the request
+/// in flight and closes, or is dropped if that takes longer than the shutdown timeout.
 async fn connection(
     stream: tokio::net::TcpStream,
     app: Router,
-    header_timeout: Duration,
+    options: ListenOptions,
     mut stop: watch::Receiver<bool>,
     _slot: tokio::sync::OwnedSemaphorePermit,
 ) {
     let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(header_timeout);
+    http.timer(TokioTimer::new()).header_read_timeout(options.header_timeout);
     let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
     tokio::pin!(conn);
     tokio::select! {
@@ -95,11 +105,14 @@ async fn connection(
             if let Err(e) = result {
                 tracing::debug!("connection ended: {e}");
             }
+            return;
         }
-        () = stopped(&mut stop) => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
+        () = stopped(&mut stop) => {}
+        () = tokio::time::sleep(options.connection_lifetime) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    if tokio::time::timeout(options.shutdown_timeout, conn).await.is_err() {
+        tracing::debug!("a connection did not finish in time: closing it");
     }
 }
 

@@ -2,7 +2,8 @@
 //! `listening on http://ADDR` and `admin on http://ADDR` once both listeners are bound,
 //! reloads on `SIGHUP` or `POST /admin/reload`, and stops gracefully on `SIGTERM` or
 //! `SIGINT`, letting requests in flight finish until `--shutdown-timeout-ms`; a second
-//! such signal stops at once.
+//! such signal, or one while the site starts, stops at once (exit code 143 for
+//! `SIGTERM`, 130 for `SIGINT`).
 
 #![allow(clippy::print_stdout, reason = "the bound addresses are the program's output")]
 
@@ -55,10 +56,13 @@ struct Args {
     #[arg(long, default_value_t = QuarantinePolicy::default().cooldown_ms)]
     quarantine_ms: u64,
     /// Wall-time limit of one module call, in milliseconds.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..))]
     call_timeout_ms: u64,
+    /// Fuel of one module call (about one unit per wasm instruction).
+    #[arg(long, default_value_t = CallLimits::default().fuel, value_parser = clap::value_parser!(u64).range(1..))]
+    call_fuel: u64,
     /// Module calls running at once.
-    #[arg(long, default_value_t = ServeOptions::default().max_calls)]
+    #[arg(long, default_value_t = ServeOptions::default().max_calls, value_parser = in_range(1, 4096))]
     max_calls: usize,
     /// How long a request may wait for a call slot, in milliseconds.
     #[arg(long, default_value_t = 5_000)]
@@ -70,14 +74,26 @@ struct Args {
     #[arg(long, default_value_t = 10_000)]
     body_timeout_ms: u64,
     /// Connections open at once, per listener.
-    #[arg(long, default_value_t = ListenOptions::default().max_connections)]
+    #[arg(long, default_value_t = ListenOptions::default().max_connections, value_parser = in_range(1, 65_536))]
     max_connections: usize,
     /// How long a client may take to send a request's headers, in milliseconds.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     header_timeout_ms: u64,
+    /// How long a connection lives before it is closed after its request in flight, in
+    /// milliseconds.
+    #[arg(long, default_value_t = 120_000, value_parser = clap::value_parser!(u64).range(1..))]
+    connection_lifetime_ms: u64,
     /// How long a stop waits for the requests in flight, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     shutdown_timeout_ms: u64,
+}
+
+/// A parser of a count between `min` and `max`.
+fn in_range(min: usize, max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
+    move |text| match text.parse::<usize>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number from {min} to {max}")),
+    }
 }
 
 /// The signals the server handles, registered before anything else so that none of
@@ -96,18 +112,26 @@ fn main() -> Result<()> {
         .init();
     let args = Args::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
-    runtime.block_on(run(args))
+    let result = runtime.block_on(run(args));
+    // Module calls of connections the stop closed may still run (each ends by its own
+    // deadline); the process does not wait for them.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    result
 }
 
 async fn run(args: Args) -> Result<()> {
-    let signals = Signals {
+    let mut signals = Signals {
         hangup: signal(SignalKind::hangup()).context("listening for SIGHUP")?,
         terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
         interrupt: signal(SignalKind::interrupt()).context("listening for SIGINT")?,
     };
     let requests = Arc::new(AtomicU64::new(0));
     let quarantine = QuarantinePolicy { after_failures: args.quarantine_after, cooldown_ms: args.quarantine_ms };
-    let limits = CallLimits { timeout: Duration::from_millis(args.call_timeout_ms), ..CallLimits::default() };
+    let limits = CallLimits {
+        timeout: Duration::from_millis(args.call_timeout_ms),
+        fuel: args.call_fuel,
+        ..CallLimits::default()
+    };
     let mut builder = wasmod_http_host::host_builder(requests.clone(), quarantine).store(&args.store).limits(limits);
     if let Some(key) = &args.artifact_key {
         builder = builder.artifact_key_file(key);
@@ -115,11 +139,16 @@ async fn run(args: Args) -> Result<()> {
     let options =
         SiteOptions { packages: args.packages.clone(), config: args.config.clone(), modules: args.modules.clone() };
     let store = args.store.clone();
-    let (site, first) = tokio::task::spawn_blocking(move || -> Result<_> {
+    let starting = tokio::task::spawn_blocking(move || -> Result<_> {
         let host = builder.open().with_context(|| format!("opening the store {}", store.display()))?;
         Site::open(host, options, requests).context("starting the site")
-    })
-    .await??;
+    });
+    // Compiling modules cannot be interrupted: a stop while the site starts exits.
+    let (site, first) = tokio::select! {
+        started = starting => started??,
+        _ = signals.terminate.recv() => std::process::exit(143),
+        _ = signals.interrupt.recv() => std::process::exit(130),
+    };
     let site = Arc::new(site);
     tracing::info!("serving {} with {} routes", first.active.join(", "), first.routes.len());
 
@@ -139,6 +168,7 @@ async fn run(args: Args) -> Result<()> {
     let listen_options = ListenOptions {
         max_connections: args.max_connections,
         header_timeout: Duration::from_millis(args.header_timeout_ms),
+        connection_lifetime: Duration::from_millis(args.connection_lifetime_ms),
         shutdown_timeout: Duration::from_millis(args.shutdown_timeout_ms),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -165,11 +195,11 @@ async fn handle_signals(mut signals: Signals, site: Arc<Site>, stop: tokio::sync
     tracing::info!("stopping: finishing the requests in flight");
     let _ = stop.send(true);
     tokio::spawn(async move {
-        tokio::select! {
-            _ = signals.terminate.recv() => {}
-            _ = signals.interrupt.recv() => {}
-        }
+        let code = tokio::select! {
+            _ = signals.terminate.recv() => 143,
+            _ = signals.interrupt.recv() => 130,
+        };
         tracing::warn!("a second signal: stopping at once");
-        std::process::exit(130);
+        std::process::exit(code);
     });
 }

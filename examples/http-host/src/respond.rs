@@ -5,7 +5,7 @@
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use wasmod::{Error, Implementation};
+use wasmod::{Error, ErrorKind, Implementation};
 
 use crate::serve::text;
 use crate::wire::{FRAMING_HEADERS, HandlerResponse};
@@ -82,13 +82,13 @@ pub(crate) fn failure(handler: &Implementation, error: &Error) -> Response {
             response
         }
         Error::Call(call) => match &call.kind {
-            wasmod::ErrorKind::GuestError { message } => {
+            ErrorKind::GuestError { message } => {
                 text(StatusCode::INTERNAL_SERVER_ERROR, format!("{handler} failed: {message}\n"))
             }
             kind => {
-                let status = match kind.name() {
-                    "deadline_exceeded" => StatusCode::GATEWAY_TIMEOUT,
-                    "internal" | "link" => StatusCode::INTERNAL_SERVER_ERROR,
+                let status = match kind {
+                    ErrorKind::DeadlineExceeded { .. } => StatusCode::GATEWAY_TIMEOUT,
+                    ErrorKind::Internal { .. } | ErrorKind::Link { .. } => StatusCode::INTERNAL_SERVER_ERROR,
                     _ => StatusCode::BAD_GATEWAY,
                 };
                 text(status, format!("{handler} failed ({})\n", kind.name()))

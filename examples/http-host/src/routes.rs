@@ -115,7 +115,7 @@ impl RouteTable {
     /// conflicts (the first is named first).
     ///
     /// # Errors
-    /// [`RouteError::BadPattern`], [`RouteError::Conflict`].
+    /// [`RouteError::BadPattern`], [`RouteError::ListedTwice`], [`RouteError::Conflict`].
     pub fn build(entries: impl IntoIterator<Item = (Implementation, String)>) -> Result<RouteTable, RouteError> {
         let mut table = RouteTable::default();
         for (handler, routes) in entries {

@@ -96,21 +96,38 @@ async fn route(app: &App, request: Request) -> Response {
     let result = tokio::task::spawn_blocking(move || {
         // The slot and the in-flight count go with the call, not with the request.
         let _slot = slot;
-        site.calls_in_flight.fetch_add(1, Ordering::Relaxed);
-        let result = live.activation.call(called.module.as_str(), &called.function, &input);
-        site.calls_in_flight.fetch_sub(1, Ordering::Relaxed);
-        result.map(|outcome| outcome.output)
+        let _counted = InFlight::enter(&site);
+        live.activation.call(called.module.as_str(), &called.function, &input).map(|outcome| outcome.output)
     })
     .await;
     let mut response = match result {
         Ok(Ok(output)) => module_response(&handler, &output),
         Ok(Err(error)) => failure(&handler, &error),
-        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("the call did not finish: {e}\n")),
+        Err(e) => {
+            tracing::error!("{handler}: the call's thread failed: {e}");
+            text(StatusCode::INTERNAL_SERVER_ERROR, format!("{handler} could not be called\n"))
+        }
     };
     if let Ok(value) = HeaderValue::from_str(&format!("{}@{}", handler.module, handler.version)) {
         response.headers_mut().insert(HeaderName::from_static(SERVED_BY), value);
     }
     response
+}
+
+/// A call counted in `calls_in_flight` until it is dropped, however the call ends.
+struct InFlight<'a>(&'a Site);
+
+impl<'a> InFlight<'a> {
+    fn enter(site: &'a Site) -> InFlight<'a> {
+        site.calls_in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(site)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.calls_in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The JSON a handler is called with, or the response refusing the request.
@@ -122,15 +139,19 @@ async fn handler_request(
 ) -> Result<Vec<u8>, Response> {
     let (parts, body) = request.into_parts();
     let limit = options.max_body_bytes;
+    let too_large = || text(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {limit} bytes\n"));
+    // A declared length over the limit is refused before anything is read.
+    let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
     let bytes = match tokio::time::timeout(options.body_timeout, to_bytes(body, limit)).await {
         Err(_) => return Err(text(StatusCode::REQUEST_TIMEOUT, "the body did not arrive in time\n".into())),
-        Ok(Err(e)) if is_too_large(&e) => {
-            return Err(text(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {limit} bytes\n")));
-        }
+        Ok(Err(e)) if is_too_large(&e) => return Err(too_large()),
         Ok(Err(e)) => return Err(text(StatusCode::BAD_REQUEST, format!("the body could not be read: {e}\n"))),
         Ok(Ok(bytes)) => bytes,
     };
-    let body = String::from_utf8(bytes.to_vec())
+    let body = String::from_utf8(Vec::from(bytes))
         .map_err(|_| text(StatusCode::BAD_REQUEST, "the body is not UTF-8 text\n".into()))?;
     let mut headers = Vec::with_capacity(parts.headers.len());
     for (name, value) in &parts.headers {

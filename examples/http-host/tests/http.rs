@@ -6,7 +6,7 @@
 mod common;
 
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use common::*;
@@ -187,7 +187,52 @@ fn sighup_reloads_and_sigterm_stops_gracefully() -> Result<()> {
     }
     assert_eq!(served.as_deref(), Some("acme/hello@1.1.0"));
     assert!(Command::new("kill").args(["-TERM", &pid]).status()?.success());
+    // Idle connections (the client's, kept alive) close at once.
+    let started = Instant::now();
     let status = exit_of(&mut server.child)?;
     assert!(status.success(), "{status}");
+    assert!(started.elapsed() < Duration::from_secs(3), "the stop took {:?}", started.elapsed());
+    Ok(())
+}
+
+/// A server with a call spinning in flight: `(server, its pid)`.
+#[cfg(unix)]
+fn spinning_server(dir: &std::path::Path, shutdown_ms: &str) -> Result<(Server, String)> {
+    let flags = [&["--call-timeout-ms", "30000", "--shutdown-timeout-ms", shutdown_ms][..], &SPIN_FUEL].concat();
+    let server = start(dir, &flags)?;
+    let url = server.url("/spin");
+    std::thread::spawn(move || agent(PATIENCE).get(url).call().map(|_| ()));
+    server.wait_for_calls_in_flight(1)?;
+    let pid = server.child.id().to_string();
+    Ok((server, pid))
+}
+
+#[cfg(unix)]
+#[test]
+fn a_stop_waits_for_a_request_in_flight_no_longer_than_its_deadline() -> Result<()> {
+    let dir = site(&[("spin.zip", spinning()?)], "{}")?;
+    let (mut server, pid) = spinning_server(dir.path(), "300")?;
+    let started = Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status()?.success());
+    let status = exit_of(&mut server.child)?;
+    assert!(status.success(), "{status}");
+    // The call would spin for 30 s; the stop gave it 300 ms.
+    assert!(started.elapsed() < Duration::from_secs(5), "the stop took {:?}", started.elapsed());
+    Ok(())
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_signal_stops_at_once() -> Result<()> {
+    let dir = site(&[("spin.zip", spinning()?)], "{}")?;
+    let (mut server, pid) = spinning_server(dir.path(), "60000")?;
+    assert!(Command::new("kill").args(["-TERM", &pid]).status()?.success());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(server.child.try_wait()?.is_none(), "the graceful stop should still be waiting");
+    let started = Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status()?.success());
+    let status = exit_of(&mut server.child)?;
+    assert_eq!(status.code(), Some(143), "{status}");
+    assert!(started.elapsed() < Duration::from_secs(3), "it took {:?}", started.elapsed());
     Ok(())
 }

@@ -71,6 +71,15 @@ pub(crate) fn wat_handler(name: &str, served: &str, body: &str) -> Result<Vec<u8
     wat_package(name, &routes(served), &[("handle", body)], "")
 }
 
+/// A handler that spins until its deadline (start it with `SPIN_FUEL`, so that its fuel
+/// outlasts any deadline of a test).
+pub(crate) fn spinning() -> Result<Vec<u8>> {
+    wat_handler("test/spin", "/spin", "(loop $forever (br $forever)) unreachable")
+}
+
+/// Flags giving a call fuel for far longer than any test's deadline.
+pub(crate) const SPIN_FUEL: [&str; 2] = ["--call-fuel", "1000000000000000"];
+
 /// A handler answering `output` as it is, whatever the request.
 pub(crate) fn answering(name: &str, served: &str, output: &str) -> Result<Vec<u8>> {
     let escaped = output.replace('\\', "\\\\").replace('"', "\\\"");
@@ -232,6 +241,21 @@ impl Server {
 
     pub(crate) fn reload(&self) -> Result<Answer> {
         Answer::of(self.agent.post(format!("{}/admin/reload", self.admin)).send_empty())
+    }
+}
+
+impl Server {
+    /// Waits until `n` module calls are running, as `/metrics` says.
+    pub(crate) fn wait_for_calls_in_flight(&self, n: u64) -> Result<()> {
+        let line = format!("wasmod_http_calls_in_flight {n}");
+        let start = Instant::now();
+        while start.elapsed() < PATIENCE {
+            if self.metrics()?.lines().any(|l| l == line) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!("`{line}` never showed in /metrics")
     }
 }
 
