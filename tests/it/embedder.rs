@@ -353,6 +353,23 @@ fn a_function_returning_its_own_error_is_not_quarantined_and_statistics_measure_
     assert!(echo.wall_p99 >= echo.wall_p50 && echo.wall_p99 > std::time::Duration::ZERO, "{echo:?}");
 }
 
+/// A `run` that calls `run` of `callee` (through `modules.call`, with no input) and
+/// answers the envelope that came back.
+fn calling(callee: &str) -> Vec<u8> {
+    wat(&format!(
+        r#"(module
+        (import "wasmod:modules@1" "call" (func $call (param i32 i32 i32 i32 i32 i32) (result i64)))
+        (memory (export "memory") 1)
+        (data (i32.const 0) "{callee}")
+        (data (i32.const 64) "run")
+        (func (export "__wasmod_abi_v1"))
+        (func (export "wasmod_alloc") (param i32) (result i32) i32.const 1024)
+        (func (export "run") (param i32 i32) (result i64)
+          (call $call (i32.const 0) (i32.const {len}) (i32.const 64) (i32.const 3) (i32.const 0) (i32.const 0))))"#,
+        len = callee.len()
+    ))
+}
+
 #[test]
 fn nested_calls_and_init_hooks_count_and_a_quarantined_callee_is_refused_to_its_caller() {
     let dir = tempfile::tempdir().unwrap();
@@ -360,15 +377,7 @@ fn nested_calls_and_init_hooks_count_and_a_quarantined_callee_is_refused_to_its_
     host.install(&one_function("n/callee", "unreachable")).unwrap();
     // `run` calls `n/callee.run` and answers the envelope that came back; `init` does
     // nothing.
-    let run = wat(r#"(module
-        (import "wasmod:modules@1" "call" (func $call (param i32 i32 i32 i32 i32 i32) (result i64)))
-        (memory (export "memory") 1)
-        (data (i32.const 0) "n/callee")
-        (data (i32.const 16) "run")
-        (func (export "__wasmod_abi_v1"))
-        (func (export "wasmod_alloc") (param i32) (result i32) i32.const 1024)
-        (func (export "run") (param i32 i32) (result i64)
-          (call $call (i32.const 0) (i32.const 8) (i32.const 16) (i32.const 3) (i32.const 0) (i32.const 0))))"#);
+    let run = calling("n/callee");
     let init = wat(r#"(module
         (memory (export "memory") 1)
         (func (export "__wasmod_abi_v1"))
@@ -403,15 +412,7 @@ fn a_deadline_that_runs_out_in_a_nested_call_is_the_callers_failure() {
     let dir = tempfile::tempdir().unwrap();
     let host = quarantining_host(dir.path(), 60_000);
     host.install(&one_function("d/spin", "(loop $forever (br $forever)) unreachable")).unwrap();
-    let run = wat(r#"(module
-        (import "wasmod:modules@1" "call" (func $call (param i32 i32 i32 i32 i32 i32) (result i64)))
-        (memory (export "memory") 1)
-        (data (i32.const 0) "d/spin")
-        (data (i32.const 16) "run")
-        (func (export "__wasmod_abi_v1"))
-        (func (export "wasmod_alloc") (param i32) (result i32) i32.const 1024)
-        (func (export "run") (param i32 i32) (result i64)
-          (call $call (i32.const 0) (i32.const 6) (i32.const 16) (i32.const 3) (i32.const 0) (i32.const 0))))"#);
+    let run = calling("d/spin");
     let manifest = r#"(name: "d/caller", version: "1.0.0", dependencies: { "d/spin": "*" },
         functions: { "run": (implements: "test.run", groups: ["modules"]) })"#;
     host.install(&package_from_files(manifest, &[("run.wasm", run)])).unwrap();
