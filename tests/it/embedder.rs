@@ -261,6 +261,25 @@ fn an_embedder_group_built_from_closures_is_validated_and_linked_from_one_defini
 }
 
 #[test]
+fn a_typed_embedder_function_answers_invalid_to_input_that_does_not_decode() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = stock_host(dir.path());
+    // `run` passes its input to `reserve` and answers one byte if the status was INVALID
+    // (-3), none otherwise; the closure never returns -3, so only the decoding can.
+    let import = r#"(import "wasmod:acme.stock@1" "reserve" (func $f (param i32 i32) (result i64)))"#;
+    let body = "(if (result i64) (i64.eq (call $f (local.get 0) (local.get 1)) (i64.const -3)) \
+                (then (i64.const 4294967296)) (else (i64.const 0)))";
+    let manifest = r#"(name: "s/garbled", version: "1.0.0", functions: { "run": (implements: "test.stock", groups: ["acme.stock"]) })"#;
+    host.install(&package_from_files(manifest, &[("run.wasm", wat(&abi_module(import, body, "")))])).unwrap();
+    let active = host.activate(&[req("s/garbled")], &AppConfig::new()).unwrap();
+    // Not postcard of (String, u32): a string length that runs past the input.
+    assert_eq!(active.call("s/garbled", "run", &[0xff]).unwrap().output.len(), 1);
+    // Well-formed input reaches the closure, which answers a count, not the status.
+    let encoded = wasmod_host_abi::wire::encode(&("tea".to_string(), 1u32)).unwrap();
+    assert_eq!(active.call("s/garbled", "run", &encoded).unwrap().output.len(), 0);
+}
+
+#[test]
 fn a_guest_importing_an_embedder_function_with_another_signature_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let host = stock_host(dir.path());
@@ -461,10 +480,11 @@ fn an_upgrade_asking_for_new_groups_is_refused_with_the_difference_unless_approv
     // highest installed version.
     let v110 = app_version("1.1.0", &["log", "kv"], true);
     match host.install(&v110) {
-        Err(Error::NewGrants { module, previous, changes }) => {
+        Err(Error::NewGrants { module, previous, changes, new_dependencies }) => {
             assert_eq!((module.as_str(), previous.as_str()), ("u/app@1.1.0", "u/app@1.0.1"));
             let shown: Vec<String> = changes.iter().map(ToString::to_string).collect();
             assert_eq!(shown, ["extra (new): +log", "run: +kv +log"]);
+            assert!(new_dependencies.is_empty());
         }
         other => panic!("expected NewGrants, got {other:?}"),
     }
@@ -473,6 +493,32 @@ fn an_upgrade_asking_for_new_groups_is_refused_with_the_difference_unless_approv
     let approved = wasmod::InstallOptions { allow_new_grants: true };
     host.install_with(&v110, &approved).unwrap();
     assert_eq!(listed(&host), ["u/app@1.0.0", "u/app@1.0.1", "u/app@1.1.0"]);
+}
+
+#[test]
+fn an_upgrade_declaring_a_new_dependency_is_refused_unless_approved() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path());
+    host.install(&echo("u/lib")).unwrap();
+    host.install(&app_version("1.0.0", &[], false)).unwrap();
+    // 1.1.0 asks for no new group but depends on u/lib, whose config and functions it
+    // could then reach.
+    let manifest = r#"(name: "u/app", version: "1.1.0", dependencies: { "u/lib": "*" },
+        functions: { "run": (implements: "test.run", groups: []) })"#;
+    let v110 = package_from_files(manifest, &[("run.wasm", wat(&abi_module("", "i64.const 0", "")))]);
+    let err = host.install(&v110).unwrap_err();
+    match &err {
+        Error::NewGrants { changes, new_dependencies, .. } => {
+            assert!(changes.is_empty(), "{changes:?}");
+            assert_eq!(new_dependencies, &["u/lib"]);
+        }
+        other => panic!("expected NewGrants, got {other:?}"),
+    }
+    assert!(
+        err.to_string().starts_with("u/app@1.1.0 asks for more than u/app@1.0.0 was granted: depends on: +u/lib;"),
+        "{err}"
+    );
+    host.install_with(&v110, &wasmod::InstallOptions { allow_new_grants: true }).unwrap();
 }
 
 /// fixtures/base at `version`, from the lifecycle build, with `extra_config` added to its

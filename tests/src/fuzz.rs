@@ -194,8 +194,11 @@ pub fn host_survives(data: &[u8]) -> Reached {
     let fuzz = slot.as_mut().expect("just made");
     fuzz.inputs += 1;
     let version = format!("1.0.{}", fuzz.inputs);
+    // Each input installs new versions of the same names with other grants and
+    // dependencies: approved, since upgrades are not what this target explores.
+    let approved = wasmod::InstallOptions { allow_new_grants: true };
     for package in scenario.packages(&version) {
-        if let Err(e) = fuzz.host.install(&package) {
+        if let Err(e) = fuzz.host.install_with(&package, &approved) {
             match e {
                 wasmod::Error::Rejected(_) => return Reached::Rejected,
                 other => panic!("installing a generated module failed: {other}\n{scenario:#?}"),

@@ -129,10 +129,13 @@ pub enum Error {
         /// How long until it may run again.
         retry_after: std::time::Duration,
     },
-    /// A new version of a module asks for groups the previously installed version did
-    /// not, and the install did not approve them
+    /// A new version of a module asks for groups, or declares dependencies, the
+    /// previously installed version did not, and the install did not approve them
     /// ([`InstallOptions::allow_new_grants`](crate::InstallOptions::allow_new_grants)).
-    #[error("{module} asks for groups {previous} was not granted: {}; approve them to install (`InstallOptions::allow_new_grants`, or the CLI's `--allow-new-grants`)", .changes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    #[error(
+        "{module} asks for more than {previous} was granted: {}; approve it to install (`InstallOptions::allow_new_grants`, or the CLI's `--allow-new-grants`)",
+        new_grants_text(changes, new_dependencies)
+    )]
     NewGrants {
         /// The version being installed, `name@version`.
         module: String,
@@ -140,6 +143,9 @@ pub enum Error {
         previous: String,
         /// What each function asks for beyond the previous version's.
         changes: Vec<crate::GrantChange>,
+        /// The modules it depends on that the previous version did not (whose config
+        /// and functions it can then reach), by name.
+        new_dependencies: Vec<String>,
     },
     /// No active function implements the subsystem called.
     #[error("no active module implements subsystem `{subsystem}`")]
@@ -162,4 +168,15 @@ pub enum Error {
         /// The encoder's or decoder's message.
         reason: String,
     },
+}
+
+/// The difference of [`Error::NewGrants`] as text: `run: +kv; extra (new): +log;
+/// depends on: +acme/lib`.
+fn new_grants_text(changes: &[crate::GrantChange], new_dependencies: &[String]) -> String {
+    let mut parts: Vec<String> = changes.iter().map(ToString::to_string).collect();
+    if !new_dependencies.is_empty() {
+        let added: Vec<String> = new_dependencies.iter().map(|d| format!("+{d}")).collect();
+        parts.push(format!("depends on: {}", added.join(" ")));
+    }
+    parts.join("; ")
 }

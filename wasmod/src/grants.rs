@@ -1,6 +1,7 @@
 //! What an upgrade asks for: the groups each function of a new version requests that
-//! the same function of the previously installed version did not. An install that asks
-//! for more is refused unless approved ([`InstallOptions::allow_new_grants`]).
+//! the same function of the previously installed version did not, and the dependencies
+//! it declares that the previous version did not. An install that asks for more is
+//! refused unless approved ([`InstallOptions::allow_new_grants`]).
 
 use std::fmt;
 
@@ -33,6 +34,12 @@ impl fmt::Display for GrantChange {
         let added: Vec<String> = self.added.iter().map(|g| format!("+{g}")).collect();
         write!(f, "{}{new}: {}", self.function, added.join(" "))
     }
+}
+
+/// The dependencies `next` declares that `previous` did not, by name. Each widens what
+/// the module reaches (its config through `config`, its functions through `modules`).
+pub(crate) fn new_dependencies(previous: &Manifest, next: &Manifest) -> Vec<String> {
+    next.dependencies.keys().filter(|d| !previous.dependencies.contains_key(*d)).map(ToString::to_string).collect()
 }
 
 /// Every function of `next` that requests a group its namesake in `previous` did not,

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::grants::{InstallOptions, new_grants};
+use crate::grants::{InstallOptions, new_dependencies, new_grants};
 use crate::host::HOST_WRITE_WAIT;
 use crate::{Error, Host, InstalledModule, Manifest, ModuleName, Report, StoreListing, Version};
 
@@ -40,7 +40,8 @@ impl Host {
     }
 
     /// Installs a package with options: [`InstallOptions::allow_new_grants`] approves a
-    /// version that asks for groups the previously installed version did not.
+    /// version that asks for groups, or declares dependencies, the previously installed
+    /// version did not.
     ///
     /// # Errors
     /// As [`Host::install`], and [`Error::NewGrants`] with the difference per function
@@ -75,7 +76,8 @@ impl Host {
         Ok(InstallOutcome { id, report: validated.report().clone(), newly_installed: true })
     }
 
-    /// Refuses `manifest` if it asks for groups the highest installed version of its
+    /// Refuses `manifest` if it asks for groups, or declares dependencies, the highest
+    /// installed version of its
     /// module did not grant (under the store's write lock, which the caller holds).
     fn refuse_new_grants(&self, manifest: &Manifest) -> Result<(), Error> {
         let installed = self.listing()?.installed;
@@ -85,10 +87,11 @@ impl Host {
             .max_by(|a, b| a.manifest.version.cmp(&b.manifest.version));
         let Some(previous) = previous else { return Ok(()) };
         let changes = new_grants(&previous.manifest, manifest);
-        if changes.is_empty() {
+        let new_dependencies = new_dependencies(&previous.manifest, manifest);
+        if changes.is_empty() && new_dependencies.is_empty() {
             return Ok(());
         }
-        Err(Error::NewGrants { module: manifest.id(), previous: previous.manifest.id(), changes })
+        Err(Error::NewGrants { module: manifest.id(), previous: previous.manifest.id(), changes, new_dependencies })
     }
 
     /// What the store holds: every intact module version by name then version, and the

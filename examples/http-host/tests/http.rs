@@ -122,7 +122,7 @@ fn a_failed_reload_keeps_serving_the_previous_activation() -> Result<()> {
     let refused = server.reload()?;
     assert_eq!(refused.status, 409, "{}", refused.body);
     assert!(
-        refused.body.contains("acme/hello@1.2.0 asks for groups acme/hello@1.0.0 was not granted: handle: +log"),
+        refused.body.contains("acme/hello@1.2.0 asks for more than acme/hello@1.0.0 was granted: handle: +log"),
         "{}",
         refused.body
     );
