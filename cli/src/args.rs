@@ -96,8 +96,9 @@ pub(crate) struct InstallArgs {
     /// The package archives (zip), installed one by one; a failed one leaves the rest.
     #[arg(required = true)]
     pub(crate) packages: Vec<PathBuf>,
-    /// Approve versions whose functions ask for groups the installed version of their
-    /// module did not (without it such an install is refused, listing the difference).
+    /// Approve versions whose functions ask for groups, or that declare dependencies, the
+    /// installed version of their module did not (without it such an install is refused,
+    /// listing the difference).
     #[arg(long)]
     pub(crate) allow_new_grants: bool,
 }
