@@ -76,9 +76,9 @@ impl Host {
         Ok(InstallOutcome { id, report: validated.report().clone(), newly_installed: true })
     }
 
-    /// Refuses `manifest` if it asks for groups, or declares dependencies, the highest
-    /// installed version of its
-    /// module did not grant (under the store's write lock, which the caller holds).
+    /// Refuses `manifest` if it asks for groups, or declares dependencies, that the
+    /// highest installed version of its module did not (under the store's write lock,
+    /// which the caller holds).
     fn refuse_new_grants(&self, manifest: &Manifest) -> Result<(), Error> {
         let installed = self.listing()?.installed;
         let previous = installed

@@ -39,8 +39,7 @@
 //!   failing `init`) leaves the old one serving, and the `kv` data carries over (it
 //!   belongs to the module name). A version whose functions ask for groups the
 //!   installed version's did not, or that declares new dependencies, is refused unless
-//!   approved
-//!   ([`Host::install_with`], [`InstallOptions::allow_new_grants`]).
+//!   approved ([`Host::install_with`], [`InstallOptions::allow_new_grants`]).
 //! - **Failure policy**: every call of a function is counted, the embedder's, the
 //!   `init` hooks' and other modules' (`modules.call`) ([`Host::statistics`]); a
 //!   function that fails too often in a row is quarantined for a while
