@@ -53,9 +53,7 @@ async fn healthz(State(site): State<Arc<Site>>) -> Response {
 }
 
 async fn routes(State(site): State<Arc<Site>>) -> Response {
-    let live = site.live();
-    let routes: Vec<(String, String)> = live.routes.routes().into_iter().map(|(p, h)| (p, h.to_string())).collect();
-    json(StatusCode::OK, &routes)
+    json(StatusCode::OK, &site.live().routes.described())
 }
 
 async fn metrics_text(State(site): State<Arc<Site>>) -> Response {

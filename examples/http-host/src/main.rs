@@ -65,27 +65,32 @@ struct Args {
     #[arg(long, default_value_t = ServeOptions::default().max_calls, value_parser = in_range(1, 4096))]
     max_calls: usize,
     /// How long a request may wait for a call slot, in milliseconds.
-    #[arg(long, default_value_t = 5_000)]
+    #[arg(long, default_value_t = millis(ServeOptions::default().queue_timeout))]
     queue_timeout_ms: u64,
     /// The largest request body accepted, in bytes.
     #[arg(long, default_value_t = ServeOptions::default().max_body_bytes)]
     max_body_bytes: usize,
     /// How long reading a request's body may take, in milliseconds.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = millis(ServeOptions::default().body_timeout))]
     body_timeout_ms: u64,
     /// Connections open at once, per listener.
     #[arg(long, default_value_t = ListenOptions::default().max_connections, value_parser = in_range(1, 65_536))]
     max_connections: usize,
     /// How long a client may take to send a request's headers, in milliseconds.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = millis(ListenOptions::default().header_timeout), value_parser = clap::value_parser!(u64).range(1..))]
     header_timeout_ms: u64,
     /// How long a connection lives before it is closed after its request in flight, in
     /// milliseconds.
-    #[arg(long, default_value_t = 120_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = millis(ListenOptions::default().connection_lifetime), value_parser = clap::value_parser!(u64).range(1..))]
     connection_lifetime_ms: u64,
     /// How long a stop waits for the requests in flight, in milliseconds.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = millis(ListenOptions::default().shutdown_timeout))]
     shutdown_timeout_ms: u64,
+}
+
+/// A duration in whole milliseconds, for the flags' defaults.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A parser of a count between `min` and `max`.

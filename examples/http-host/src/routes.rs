@@ -173,6 +173,12 @@ impl RouteTable {
         exact.chain(self.prefixes.iter().map(|(p, h)| (format!("{p}*"), h))).collect()
     }
 
+    /// Every route with its handler as text (`acme/hello@1.0.0 (handle)`), as the admin
+    /// endpoint and a reload's report show them.
+    pub fn described(&self) -> Vec<(String, String)> {
+        self.routes().into_iter().map(|(route, handler)| (route, handler.to_string())).collect()
+    }
+
     /// How many routes there are.
     pub fn len(&self) -> usize {
         self.exact.len() + self.prefixes.len()

@@ -262,6 +262,6 @@ fn report(live: &Live, installed: Vec<String>) -> Reloaded {
         generation: live.generation,
         installed,
         active: live.activation.plan().modules.iter().map(|m| format!("{}@{}", m.name, m.version)).collect(),
-        routes: live.routes.routes().into_iter().map(|(p, h)| (p, h.to_string())).collect(),
+        routes: live.routes.described(),
     }
 }
